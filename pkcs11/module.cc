@@ -1,0 +1,95 @@
+#include "pkcs11/module.h"
+
+#include <dlfcn.h>
+
+#include <filesystem>
+#include <map>
+#include <mutex>
+
+#include "pkcs11/error.h"
+
+namespace escrowless::pkcs11 {
+namespace {
+
+struct Loaded {
+  std::weak_ptr<Module> live;
+  CK_FUNCTION_LIST* functions = nullptr;
+  bool we_initialized = false;  // C_Initialize succeeded here and C_Finalize has not run since
+};
+
+// Keyed by canonical path, so two spellings of one file share one initialization. Loading and the
+// last release both happen under this lock, so a release never finalizes a module that a
+// concurrent load() has just handed out again.
+std::mutex registry_mutex;
+std::map<std::string, Loaded>& registry() {
+  static auto* modules = new std::map<std::string, Loaded>();
+  return *modules;
+}
+
+CK_FUNCTION_LIST* open_function_list(const std::string& path, const std::string& shown) {
+  void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    const char* why = ::dlerror();
+    throw Error(ErrorKind::unavailable,
+                "PKCS#11 module " + shown + " cannot be loaded: " + (why ? why : "dlopen failed"));
+  }
+  auto get_function_list =
+      reinterpret_cast<CK_C_GetFunctionList>(::dlsym(handle, "C_GetFunctionList"));
+  if (get_function_list == nullptr) {
+    throw Error(ErrorKind::unavailable,
+                shown + " is not a PKCS#11 module: it has no C_GetFunctionList");
+  }
+  CK_FUNCTION_LIST* functions = nullptr;
+  check(get_function_list(&functions), "C_GetFunctionList");
+  if (functions == nullptr || functions->version.major < 2) {
+    throw Error(ErrorKind::unavailable, shown + " returned no usable PKCS#11 function list");
+  }
+  return functions;
+}
+
+}  // namespace
+
+std::shared_ptr<Module> Module::load(const std::string& path) {
+  std::error_code ec;
+  const std::filesystem::path canonical = std::filesystem::canonical(path, ec);
+  if (ec) {
+    throw Error(ErrorKind::unavailable,
+                "PKCS#11 module " + path + " cannot be found: " + ec.message());
+  }
+  const std::string key = canonical.string();
+
+  std::lock_guard lock(registry_mutex);
+  Loaded& loaded = registry()[key];
+  if (auto existing = loaded.live.lock()) return existing;
+
+  if (loaded.functions == nullptr) loaded.functions = open_function_list(key, path);
+  if (!loaded.we_initialized) {
+    // OS locking: the module must be safe for our session pool's threads.
+    CK_C_INITIALIZE_ARGS args{};
+    args.flags = CKF_OS_LOCKING_OK;
+    const CK_RV rv = loaded.functions->C_Initialize(&args);
+    // Already initialized by another library in this process: use it, leave finalizing to them.
+    if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) check(rv, "C_Initialize");
+    loaded.we_initialized = rv == CKR_OK;
+  }
+
+  std::shared_ptr<Module> module(new Module(loaded.functions, key), [](Module* released) {
+    std::lock_guard release_lock(registry_mutex);
+    Loaded& entry = registry()[released->path()];
+    if (entry.live.expired() && entry.we_initialized) {
+      entry.functions->C_Finalize(nullptr);
+      entry.we_initialized = false;
+    }
+    delete released;
+  });
+  loaded.live = module;
+  return module;
+}
+
+CK_INFO Module::info() const {
+  CK_INFO info{};
+  check(functions_->C_GetInfo(&info), "C_GetInfo");
+  return info;
+}
+
+}  // namespace escrowless::pkcs11

@@ -1,0 +1,43 @@
+// A loaded PKCS#11 module: dlopen + C_GetFunctionList + C_Initialize(CKF_OS_LOCKING_OK).
+//
+// Cryptoki allows one initialization per module per process, so load() hands out one shared
+// instance per module file; the last owner's release calls C_Finalize. The library itself stays
+// mapped until the process exits: modules (SoftHSM among them) register OpenSSL and atexit
+// state that is not safe to unmap.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "pkcs11/cryptoki.h"
+
+namespace escrowless::pkcs11 {
+
+// Debian's SoftHSM 2 module, used when a URI names no module-path.
+inline constexpr const char* kDefaultModulePath = "/usr/lib/softhsm/libsofthsm2.so";
+
+class Module {
+ public:
+  // Throws Error(unavailable) when the file is missing, is not a PKCS#11 module or fails to
+  // initialize; the message carries dlerror() or the CKR_* name.
+  static std::shared_ptr<Module> load(const std::string& path);
+
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  CK_FUNCTION_LIST* fn() const { return functions_; }
+  const std::string& path() const { return path_; }
+
+  // C_GetInfo: the library's manufacturer, description and version.
+  CK_INFO info() const;
+
+ private:
+  Module(CK_FUNCTION_LIST* functions, std::string path)
+      : functions_(functions), path_(std::move(path)) {}
+  ~Module() = default;
+
+  CK_FUNCTION_LIST* functions_;
+  std::string path_;
+};
+
+}  // namespace escrowless::pkcs11

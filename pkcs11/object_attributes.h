@@ -1,0 +1,54 @@
+// Reading objects' attributes and finding objects, always through the attribute policy.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pkcs11/attribute_list.h"
+#include "pkcs11/cryptoki.h"
+#include "pkcs11/session.h"
+
+namespace escrowless::pkcs11 {
+
+// The security and capability flags we read and report, with their names in JSON and log entries.
+struct FlagSpec {
+  CK_ATTRIBUTE_TYPE type;
+  std::string_view name;
+};
+std::span<const FlagSpec> flag_specs();
+
+struct Flag {
+  CK_ATTRIBUTE_TYPE type;
+  std::string_view name;
+  std::optional<bool> value;  // nullopt: the object has no such attribute
+};
+
+struct ObjectAttributes {
+  CK_OBJECT_CLASS object_class = 0;
+  std::optional<CK_KEY_TYPE> key_type;  // keys only
+  std::vector<std::uint8_t> id;
+  std::string label;
+  std::vector<Flag> flags;  // in flag_specs() order
+
+  std::optional<bool> flag(CK_ATTRIBUTE_TYPE type) const;
+};
+
+std::string_view object_class_name(CK_OBJECT_CLASS object_class);  // "private-key", ...
+std::string_view key_type_name(CK_KEY_TYPE key_type);              // "ec-edwards", ...
+
+// One variable-length attribute, after the policy check; nullopt when the object has no such
+// attribute. Reads CKA_CLASS first so the policy knows what kind of object it is.
+std::optional<std::vector<std::uint8_t>> read_attribute(Session& session, CK_OBJECT_HANDLE object,
+                                                        CK_ATTRIBUTE_TYPE type);
+
+ObjectAttributes read_object_attributes(Session& session, CK_OBJECT_HANDLE object);
+
+// Every object matching `filter` (all objects the session can see for an empty filter).
+// C_FindObjectsFinal always runs.
+std::vector<CK_OBJECT_HANDLE> find_objects(Session& session, const AttributeList& filter);
+
+}  // namespace escrowless::pkcs11

@@ -1,0 +1,113 @@
+// A bounded, thread-safe pool of logged-in sessions on one token.
+//
+// Callers never hold a session: they pass a function to run(), which borrows a session, calls it,
+// and gives the session back. A session whose call failed with a device or session error is closed
+// and dropped, never handed out again. Two failures are retried once, transparently:
+// CKR_USER_NOT_LOGGED_IN (the token forgot our login, e.g. after every session closed: log in
+// again) and CKR_SESSION_HANDLE_INVALID / CKR_SESSION_CLOSED / CKR_OPERATION_ACTIVE (the call
+// never ran: use a new session).
+//
+// Login state is per token and process (Cryptoki shares it among all sessions of an application),
+// so a second pool on a token this process is already logged in to does not log in again.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <type_traits>
+#include <vector>
+
+#include "pkcs11/error.h"
+#include "pkcs11/module.h"
+#include "pkcs11/secret.h"
+#include "pkcs11/session.h"
+
+namespace escrowless::pkcs11 {
+
+class SessionPool {
+ public:
+  struct Stats {
+    std::size_t open = 0;        // sessions open now (idle + borrowed)
+    std::size_t idle = 0;
+    std::uint64_t opened = 0;    // sessions opened since creation
+    std::uint64_t discarded = 0; // sessions dropped after a device or session error
+    std::uint64_t logins = 0;    // successful C_Login calls
+  };
+
+  // Opens the first session and, when a PIN is given, logs in at once so that a wrong PIN fails
+  // here rather than on first use. `max_sessions` >= 1 bounds the sessions open at once; run()
+  // waits when all are borrowed.
+  static std::unique_ptr<SessionPool> create(std::shared_ptr<const Module> module, CK_SLOT_ID slot,
+                                             std::optional<Secret> pin, std::size_t max_sessions);
+
+  SessionPool(const SessionPool&) = delete;
+  SessionPool& operator=(const SessionPool&) = delete;
+  ~SessionPool() = default;
+
+  // Runs f(Session&) on a borrowed session and returns its result.
+  template <class F>
+  std::invoke_result_t<F&, Session&> run(F&& f);
+
+  Stats stats() const;
+  // Successful logins so far. Object handles of private objects belong to one login (SoftHSM
+  // drops them on logout), so holders of handles compare this to know when to look them up again.
+  std::uint64_t login_count() const { return login_count_.load(std::memory_order_acquire); }
+  const Module& module() const { return *module_; }
+  CK_FUNCTION_LIST* fn() const { return module_->fn(); }
+  CK_SLOT_ID slot() const { return slot_; }
+
+ private:
+  class Lease {
+   public:
+    Lease(SessionPool& pool, Session session) : pool_(pool), session_(std::move(session)) {}
+    ~Lease() { pool_.give_back(std::move(session_), discard_); }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    Session& session() { return session_; }
+    void discard() { discard_ = true; }
+
+   private:
+    SessionPool& pool_;
+    Session session_;
+    bool discard_ = false;
+  };
+
+  SessionPool(std::shared_ptr<const Module> module, CK_SLOT_ID slot, std::optional<Secret> pin,
+              std::size_t max_sessions)
+      : module_(std::move(module)), slot_(slot), pin_(std::move(pin)), max_sessions_(max_sessions) {}
+
+  Session borrow();
+  void give_back(Session session, bool discard);
+  Session open_logged_in();
+  void login(Session& session);
+  // After a failed call: decides whether the session is dropped and whether to retry once.
+  bool handle_failure(const Error& error, Lease& lease, bool first_attempt);
+
+  std::shared_ptr<const Module> module_;
+  CK_SLOT_ID slot_;
+  std::optional<Secret> pin_;
+  std::size_t max_sessions_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable available_;
+  std::vector<Session> idle_;
+  Stats stats_;
+  std::atomic<std::uint64_t> login_count_{0};
+};
+
+template <class F>
+std::invoke_result_t<F&, Session&> SessionPool::run(F&& f) {
+  for (bool first_attempt = true;; first_attempt = false) {
+    Lease lease(*this, borrow());
+    try {
+      return f(lease.session());
+    } catch (const Error& error) {
+      if (!handle_failure(error, lease, first_attempt)) throw;
+    }
+  }
+}
+
+}  // namespace escrowless::pkcs11

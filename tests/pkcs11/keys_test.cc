@@ -1,0 +1,151 @@
+#include <catch2/catch.hpp>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include <string>
+#include <vector>
+
+#include "audit/openssl_ptr.h"
+#include "pkcs11/error.h"
+#include "pkcs11/keys.h"
+#include "pkcs11/object_attributes.h"
+#include "tests/support/openssl_verify.h"
+#include "tests/support/test_token.h"
+
+using namespace escrowless::pkcs11;
+using escrowless::testing::openssl_verify;
+using escrowless::testing::TestToken;
+
+namespace {
+
+std::vector<std::uint8_t> bytes(std::string_view s) { return {s.begin(), s.end()}; }
+
+int openssl_key_type(const std::vector<std::uint8_t>& spki) {
+  const unsigned char* p = spki.data();
+  escrowless::audit::EvpPkeyPtr key(d2i_PUBKEY(nullptr, &p, static_cast<long>(spki.size())));
+  REQUIRE(key);
+  return EVP_PKEY_get_id(key.get());
+}
+
+}  // namespace
+
+TEST_CASE("keys: generated key pairs carry the no-escrow attributes as read back", "[hsm]") {
+  const Algorithm algorithm = GENERATE(Algorithm::ed25519, Algorithm::ecdsa_p256);
+  INFO("algorithm " << to_string(algorithm));
+  SessionPool& pool = TestToken::get().token().pool();
+  const std::vector<std::uint8_t> id = random_key_id();
+  const KeyPair key = generate_key_pair(pool, algorithm, id, "device-" + std::string(to_string(algorithm)));
+
+  CHECK(key.id == id);
+  CHECK(key.label == "device-" + std::string(to_string(algorithm)));
+  CHECK(key.public_key.algorithm == algorithm);
+  CHECK(key.public_key.raw.size() == (algorithm == Algorithm::ed25519 ? 32U : 65U));
+  CHECK(openssl_key_type(key.public_key.spki_der()) ==
+        (algorithm == Algorithm::ed25519 ? EVP_PKEY_ED25519 : EVP_PKEY_EC));
+
+  const KeyPairAttributes read_back = read_key_pair_attributes(pool, key);
+  const ObjectAttributes& priv = read_back.private_key;
+  CHECK(priv.object_class == CKO_PRIVATE_KEY);
+  CHECK(priv.key_type == (algorithm == Algorithm::ed25519 ? CKK_EC_EDWARDS : CKK_EC));
+  CHECK(priv.id == id);
+  CHECK(priv.label == key.label);
+  const std::vector<std::pair<CK_ATTRIBUTE_TYPE, bool>> private_expected = {
+      {CKA_TOKEN, true},         {CKA_PRIVATE, true},          {CKA_LOCAL, true},
+      {CKA_SENSITIVE, true},     {CKA_ALWAYS_SENSITIVE, true}, {CKA_EXTRACTABLE, false},
+      {CKA_NEVER_EXTRACTABLE, true}, {CKA_MODIFIABLE, false},  {CKA_COPYABLE, false},
+      {CKA_SIGN, true},          {CKA_SIGN_RECOVER, false},    {CKA_DECRYPT, false},
+      {CKA_UNWRAP, false},       {CKA_DERIVE, false},
+  };
+  for (const auto& [type, value] : private_expected) {
+    INFO("private key attribute 0x" << std::hex << type);
+    CHECK(priv.flag(type) == value);
+  }
+
+  const ObjectAttributes& pub = read_back.public_key;
+  CHECK(pub.object_class == CKO_PUBLIC_KEY);
+  CHECK(pub.id == id);
+  const std::vector<std::pair<CK_ATTRIBUTE_TYPE, bool>> public_expected = {
+      {CKA_TOKEN, true},   {CKA_PRIVATE, false}, {CKA_LOCAL, true},  {CKA_MODIFIABLE, false},
+      {CKA_VERIFY, true},  {CKA_ENCRYPT, false}, {CKA_WRAP, false},  {CKA_DERIVE, false},
+      {CKA_VERIFY_RECOVER, false},
+  };
+  for (const auto& [type, value] : public_expected) {
+    INFO("public key attribute 0x" << std::hex << type);
+    CHECK(pub.flag(type) == value);
+  }
+}
+
+TEST_CASE("keys: every signature verifies with OpenSSL, and only for its message", "[hsm]") {
+  const Algorithm algorithm = GENERATE(Algorithm::ed25519, Algorithm::ecdsa_p256);
+  INFO("algorithm " << to_string(algorithm));
+  SessionPool& pool = TestToken::get().token().pool();
+  const KeyPair key = generate_key_pair(pool, algorithm, random_key_id(), "signer-" + std::string(to_string(algorithm)));
+  const std::vector<std::uint8_t> spki = key.public_key.spki_der();
+
+  const std::vector<std::vector<std::uint8_t>> messages = {
+      {}, bytes("hello"), std::vector<std::uint8_t>(100000, 0xa5)};
+  for (const auto& message : messages) {
+    const std::vector<std::uint8_t> signature = sign(pool, key, message);
+    REQUIRE(signature.size() == 64);
+    CHECK(openssl_verify(spki, message, signature));
+    std::vector<std::uint8_t> other = message;
+    other.push_back(0x00);
+    CHECK_FALSE(openssl_verify(spki, other, signature));
+    std::vector<std::uint8_t> flipped = signature;
+    flipped[10] ^= 0x01;
+    CHECK_FALSE(openssl_verify(spki, message, flipped));
+  }
+}
+
+TEST_CASE("keys: lookup by label and id, duplicates refused, destroy", "[hsm]") {
+  SessionPool& pool = TestToken::get().token().pool();
+  const KeyPair made = generate_key_pair(pool, Algorithm::ed25519, random_key_id(), "lookup");
+
+  const auto by_label = find_key_pair_by_label(pool, "lookup");
+  REQUIRE(by_label);
+  CHECK(by_label->public_key.raw == made.public_key.raw);
+  CHECK(by_label->id == made.id);
+  const auto by_id = find_key_pair_by_id(pool, made.id);
+  REQUIRE(by_id);
+  CHECK(by_id->label == "lookup");
+  CHECK_FALSE(find_key_pair_by_label(pool, "no-such-key"));
+
+  CHECK_THROWS_MATCHES(generate_key_pair(pool, Algorithm::ed25519, random_key_id(), "lookup"),
+                       Error, Catch::Matchers::Predicate<Error>([](const Error& e) {
+                         return e.kind() == ErrorKind::invalid_input;
+                       }));
+  CHECK_THROWS_AS(generate_key_pair(pool, Algorithm::ecdsa_p256, made.id, "other-label"), Error);
+  CHECK_THROWS_AS(signing_key_template(Algorithm::ed25519, {}, "x"), Error);
+  CHECK_THROWS_AS(signing_key_template(Algorithm::ed25519, made.id, ""), Error);
+
+  destroy_key_pair(pool, made);
+  CHECK_FALSE(find_key_pair_by_label(pool, "lookup"));
+  try {
+    (void)sign(pool, made, bytes("after destroy"));
+    FAIL("signed with a destroyed key");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::not_found);
+    CHECK_THAT(e.what(), Catch::Contains("no longer on the token"));
+  }
+}
+
+TEST_CASE("keys: reading CKA_VALUE of a private key is refused before reaching the token", "[hsm]") {
+  SessionPool& pool = TestToken::get().token().pool();
+  const KeyPair key = generate_key_pair(pool, Algorithm::ed25519, random_key_id(), "secret");
+  try {
+    pool.run([&](Session& s) { return read_attribute(s, key.private_handle(), CKA_VALUE); });
+    FAIL("CKA_VALUE read allowed");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::invalid_input);
+    CHECK(e.rv() == CKR_OK);  // our policy said no; the token was never asked
+    CHECK_THAT(e.what(), Catch::Contains("CKA_VALUE") && Catch::Contains("refused"));
+  }
+  // Public parts and descriptive attributes stay readable.
+  const auto params =
+      pool.run([&](Session& s) { return read_attribute(s, key.private_handle(), CKA_EC_PARAMS); });
+  CHECK(params);
+  const auto point =
+      pool.run([&](Session& s) { return read_attribute(s, key.public_handle(), CKA_EC_POINT); });
+  CHECK(point);
+}
