@@ -1,0 +1,71 @@
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "keyservice/keyadmin/commands.h"
+#include "keyservice/token_json.h"
+#include "pkcs11/softhsm.h"
+#include "pkcs11/token.h"
+
+namespace escrowless::keyadmin {
+namespace {
+
+struct TokenOptions {
+  std::string softhsm_dir;
+  std::string label;
+  std::string module = pkcs11::kDefaultModulePath;
+  std::string uri;
+};
+
+std::unique_ptr<pkcs11::Token> open_public(const std::string& uri) {
+  pkcs11::TokenOptions options;
+  options.login = false;  // token info and mechanisms need no PIN
+  return pkcs11::Token::open(pkcs11::Uri::parse(uri), options);
+}
+
+void init(const TokenOptions& o) {
+  const pkcs11::SoftHsmToken made = pkcs11::provision_softhsm_token(o.softhsm_dir, o.label, o.module);
+  std::cout << made.uri.to_string() << "\n";
+  std::cerr << "keyadmin: token '" << made.info.label << "' (serial " << made.info.serial
+            << ") initialized; PINs saved to " << made.so_pin.string() << " and "
+            << made.user_pin.string() << " (mode 0600)\n"
+            << "keyadmin: SoftHSM finds this token only with: export SOFTHSM2_CONF="
+            << made.conf.string() << "\n";
+}
+
+void info(const TokenOptions& o) {
+  const auto token = open_public(o.uri);
+  nlohmann::json out = keyservice::token_json(token->info(), token->module().info());
+  std::cout << out.dump(2) << "\n";
+}
+
+void mechanisms(const TokenOptions& o) {
+  const auto token = open_public(o.uri);
+  std::cout << keyservice::mechanisms_json(token->mechanisms()).dump(2) << "\n";
+}
+
+}  // namespace
+
+void add_token_commands(CLI::App& app) {
+  auto options = std::make_shared<TokenOptions>();
+  CLI::App* token = app.add_subcommand("token", "Create and inspect tokens");
+  token->require_subcommand(1);
+
+  CLI::App* init_cmd = token->add_subcommand(
+      "init", "Create a SoftHSM token of its own in DIR (config, token folder, PIN files)");
+  init_cmd->add_option("--softhsm-dir", options->softhsm_dir, "Folder for softhsm2.conf, tokens/ and the PIN files")
+      ->required();
+  init_cmd->add_option("--label", options->label, "Token label (1 to 32 bytes)")->required();
+  init_cmd->add_option("--module", options->module, "SoftHSM module path")->capture_default_str();
+  init_cmd->callback([options] { init(*options); });
+
+  CLI::App* info_cmd = token->add_subcommand("info", "Print the token's information as JSON");
+  info_cmd->add_option("--token", options->uri, "PKCS#11 URI of the token")->required();
+  info_cmd->callback([options] { info(*options); });
+
+  CLI::App* mech_cmd = token->add_subcommand("mechanisms", "Print the token's mechanisms as JSON");
+  mech_cmd->add_option("--token", options->uri, "PKCS#11 URI of the token")->required();
+  mech_cmd->callback([options] { mechanisms(*options); });
+}
+
+}  // namespace escrowless::keyadmin
