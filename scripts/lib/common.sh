@@ -1,0 +1,34 @@
+# Shared by scripts/run and scripts/test: install the Debian packages the build and tests need,
+# only those missing, so a second run does not touch apt at all.
+set -euo pipefail
+
+ESCROWLESS_PACKAGES=(
+  g++ cmake ninja-build pkg-config
+  libssl-dev openssl libsqlite3-dev nlohmann-json3-dev libspdlog-dev libcli11-dev
+  libcpp-httplib-dev libp11-kit-dev catch2
+  softhsm2 opensc jq
+)
+
+ensure_packages() {
+  local missing=()
+  local package
+  for package in "${ESCROWLESS_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$package")
+    fi
+  done
+  if ((${#missing[@]} == 0)); then
+    return 0
+  fi
+  echo "Installing missing Debian packages: ${missing[*]}" >&2
+  local sudo=()
+  if [[ $(id -u) -ne 0 ]]; then
+    sudo=(sudo)
+  fi
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+build_jobs() {
+  nproc 2>/dev/null || echo 2
+}
