@@ -1,0 +1,84 @@
+// The sequencer turns submitted entries into log leaves in batches: each batch is one SQLite
+// transaction (leaves, completed subtrees, the unsigned checkpoint) and one checkpoint signature
+// in the token, so throughput is bounded by neither fsync nor HSM signing per entry. A submitter
+// hears back only when its entry is durable and covered by a signed, stored checkpoint.
+//
+// One thread does all writing. If signing fails after the batch was stored (the token went
+// away), those entries are in the log but their submitters get the error; the sequencer keeps
+// trying to sign the stored tail, and every later checkpoint covers them.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "audit/merkle.h"
+#include "keyservice/log/log_storage.h"
+#include "keyservice/log/note_signer.h"
+
+namespace escrowless::keyservice {
+
+struct Receipt {
+  std::uint64_t index = 0;      // the entry's leaf index
+  std::uint64_t tree_size = 0;  // size of the checkpoint that covers it
+  std::string checkpoint;       // that checkpoint, a signed note
+};
+
+class Sequencer {
+ public:
+  struct Options {
+    std::size_t max_batch = 8192;  // entries per transaction and signature, at most
+  };
+
+  // `tree` is the compact range of every stored leaf; the caller has checked it against the
+  // stored checkpoints. `unsigned_tail` says the newest stored checkpoint still needs signing.
+  Sequencer(LogStorage& storage, NoteSigner& signer, std::string origin, audit::CompactTree tree,
+            bool unsigned_tail, Options options);
+  ~Sequencer();
+  Sequencer(const Sequencer&) = delete;
+  Sequencer& operator=(const Sequencer&) = delete;
+
+  // Queues an entry (its exact bytes). The future yields the receipt, or the error that kept the
+  // entry from being acknowledged. Throws Error(unavailable) once stop() has begun.
+  std::future<Receipt> submit(std::string entry);
+
+  // Sequences everything already submitted, then stops the writer thread.
+  void stop();
+
+  struct Stats {
+    std::uint64_t batches = 0;
+    std::uint64_t entries = 0;
+    std::uint64_t signing_failures = 0;
+  };
+  Stats stats() const;
+
+ private:
+  struct Pending {
+    std::string entry;
+    std::promise<Receipt> promise;
+  };
+
+  void run();
+  void write_batch(std::deque<Pending>& batch);
+  std::string sign_and_store(std::uint64_t size, const std::string& body);
+
+  LogStorage& storage_;
+  NoteSigner& signer_;
+  const std::string origin_;
+  const Options options_;
+  audit::CompactTree tree_;   // writer thread only
+  bool unsigned_tail_;        // writer thread only
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Pending> pending_;
+  bool stopping_ = false;
+  Stats stats_;
+  std::thread writer_;
+};
+
+}  // namespace escrowless::keyservice

@@ -1,0 +1,140 @@
+#include "keyservice/log/transparency_log.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "audit/encoding.h"
+#include "audit/error.h"
+#include "keyservice/error.h"
+#include "keyservice/log/log_proofs.h"
+#include "keyservice/log/sqlite_log_storage.h"
+#include "keyservice/log/tree_check.h"
+#include "pkcs11/keys.h"
+
+namespace escrowless::keyservice {
+
+void TransparencyLog::create(const std::string& db_path, const std::string& origin,
+                             const NoteSigner& signer, std::span<const std::uint8_t> log_key_id) {
+  if (std::filesystem::exists(db_path)) {
+    throw Error(ErrorKind::conflict, db_path + " already exists: not overwriting a log");
+  }
+  if (signer.verifier().name() != origin) {
+    throw Error(ErrorKind::invalid_input, "the log key's note name must be the origin");
+  }
+  auto storage = SqliteLogStorage::open(db_path, true);
+  storage->set_meta(kMetaOrigin, origin);
+  storage->set_meta(kMetaLogKeyId, audit::hex_encode(log_key_id));
+  storage->set_meta(kMetaVerifierKey, signer.verifier().to_string());
+}
+
+std::unique_ptr<TransparencyLog> TransparencyLog::open(const std::string& db_path,
+                                                       pkcs11::SessionPool& pool,
+                                                       const Options& options) {
+  std::string origin;
+  std::vector<std::uint8_t> key_id;
+  {
+    auto storage = SqliteLogStorage::open(db_path, false);
+    const auto stored_origin = storage->meta(kMetaOrigin);
+    const auto stored_key_id = storage->meta(kMetaLogKeyId);
+    if (!stored_origin || !stored_key_id) {
+      throw Error(ErrorKind::integrity, db_path + " is not a log database (no origin or log key)");
+    }
+    origin = *stored_origin;
+    key_id = audit::hex_decode(*stored_key_id);
+  }
+  const auto key = pkcs11::find_key_pair_by_id(pool, key_id);
+  if (!key) {
+    throw Error(ErrorKind::unavailable, "the log key (CKA_ID " + audit::hex_encode(key_id) +
+                                            ") is not on the token");
+  }
+  return open(db_path, std::make_unique<TokenNoteSigner>(pool, *key, origin), options);
+}
+
+std::unique_ptr<TransparencyLog> TransparencyLog::open(const std::string& db_path,
+                                                       std::unique_ptr<NoteSigner> signer,
+                                                       const Options& options) {
+  std::unique_ptr<TransparencyLog> log(new TransparencyLog());
+  // Two writers would each extend their own idea of the tree: refuse the second one.
+  const std::string lock_path = db_path + ".lock";
+  log->writer_lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (log->writer_lock_fd_ < 0) {
+    throw Error(ErrorKind::unavailable, "cannot open " + lock_path + ": " + std::strerror(errno));
+  }
+  if (::flock(log->writer_lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    throw Error(ErrorKind::conflict, "another process is writing the log " + db_path);
+  }
+  log->writer_ = SqliteLogStorage::open(db_path, false);
+  log->reader_ = SqliteLogStorage::open(db_path, false);
+  const auto origin = log->writer_->meta(kMetaOrigin);
+  const auto verifier_key = log->writer_->meta(kMetaVerifierKey);
+  if (!origin || !verifier_key) {
+    throw Error(ErrorKind::integrity, db_path + " is not a log database (no origin or verifier key)");
+  }
+  if (signer->verifier().to_string() != *verifier_key) {
+    throw Error(ErrorKind::integrity, "the log key in the token is not the one this log was created with");
+  }
+  log->origin_ = *origin;
+  log->signer_ = std::move(signer);
+
+  CheckedTree checked = check_stored_tree(*log->writer_, *log->reader_, log->origin_,
+                                          log->signer_->verifier(), options.verify_all_leaves);
+  log->sequencer_ = std::make_unique<Sequencer>(*log->writer_, *log->signer_, log->origin_,
+                                                std::move(checked.tree), checked.unsigned_tail,
+                                                Sequencer::Options{options.max_batch});
+  return log;
+}
+
+TransparencyLog::~TransparencyLog() {
+  if (sequencer_) sequencer_->stop();
+  sequencer_.reset();
+  writer_.reset();
+  if (writer_lock_fd_ >= 0) ::close(writer_lock_fd_);  // releases the flock
+}
+
+std::future<Receipt> TransparencyLog::append(std::string entry) {
+  return sequencer_->submit(std::move(entry));
+}
+
+std::string TransparencyLog::checkpoint() {
+  const auto latest = reader_->latest_signed_checkpoint();
+  if (!latest) throw Error(ErrorKind::not_found, "the log has no signed checkpoint yet");
+  return latest->note;
+}
+
+std::uint64_t TransparencyLog::size() {
+  const auto latest = reader_->latest_signed_checkpoint();
+  return latest ? latest->size : 0;
+}
+
+std::uint64_t TransparencyLog::signed_size_or_throw(std::uint64_t wanted) {
+  const std::uint64_t signed_size = size();
+  if (wanted > signed_size) {
+    throw Error(ErrorKind::invalid_input, "tree size " + std::to_string(wanted) +
+                                              " is beyond the newest checkpoint (" +
+                                              std::to_string(signed_size) + ")");
+  }
+  return signed_size;
+}
+
+std::vector<std::string> TransparencyLog::entries(std::uint64_t start, std::uint64_t count) {
+  if (start > UINT64_MAX - count) throw Error(ErrorKind::invalid_input, "entry range overflows");
+  signed_size_or_throw(start + count);
+  return reader_->leaves(start, count);
+}
+
+std::vector<audit::Hash> TransparencyLog::inclusion_proof(std::uint64_t index, std::uint64_t size) {
+  signed_size_or_throw(size);
+  return keyservice::inclusion_proof(*reader_, index, size);
+}
+
+std::vector<audit::Hash> TransparencyLog::consistency_proof(std::uint64_t from, std::uint64_t to) {
+  signed_size_or_throw(to);
+  return keyservice::consistency_proof(*reader_, from, to);
+}
+
+}  // namespace escrowless::keyservice

@@ -1,0 +1,82 @@
+// The transparency log as the rest of the service sees it: append entries, read checkpoints,
+// entries and proofs. Opening it checks the stored tree against what the log signed and refuses
+// to run on any difference, so the log never signs a checkpoint inconsistent with an earlier one.
+#pragma once
+
+#include <cstdint>
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "audit/hash.h"
+#include "audit/verifier_key.h"
+#include "keyservice/log/log_storage.h"
+#include "keyservice/log/note_signer.h"
+#include "keyservice/log/sequencer.h"
+#include "pkcs11/session_pool.h"
+
+namespace escrowless::keyservice {
+
+// Names in the log database's meta table.
+inline constexpr const char* kMetaOrigin = "origin";
+inline constexpr const char* kMetaLogKeyId = "log_key_id";       // CKA_ID, hex
+inline constexpr const char* kMetaVerifierKey = "verifier_key";  // C2SP note verifier key
+
+class TransparencyLog {
+ public:
+  struct Options {
+    std::size_t max_batch = 8192;
+    // Re-hash every stored leaf and check every stored subtree on open (O(n), about a second
+    // per million entries). Off, only the stored subtrees on the right edge are checked.
+    bool verify_all_leaves = true;
+  };
+
+  // Creates a new log database at `db_path` (which must not exist) for `origin`, whose
+  // checkpoints `signer` signs; the key's CKA_ID is recorded so open() finds it again.
+  static void create(const std::string& db_path, const std::string& origin,
+                     const NoteSigner& signer, std::span<const std::uint8_t> log_key_id);
+
+  // Opens an existing log, finds its key in the token through `pool`, verifies the stored tree
+  // (Error(integrity) naming the first difference) and starts the sequencer. Only one process may
+  // write a log: a second open() while another holds "<db>.lock" fails with Error(conflict).
+  static std::unique_ptr<TransparencyLog> open(const std::string& db_path, pkcs11::SessionPool& pool,
+                                               const Options& options);
+  // The same with a given signer (tests, tools); its verifier key must be the recorded one.
+  static std::unique_ptr<TransparencyLog> open(const std::string& db_path,
+                                               std::unique_ptr<NoteSigner> signer,
+                                               const Options& options);
+
+  ~TransparencyLog();
+
+  std::future<Receipt> append(std::string entry);
+
+  // The newest signed checkpoint (note text) and its size.
+  std::string checkpoint();
+  std::uint64_t size();
+
+  // Reads, valid up to the newest signed checkpoint's size.
+  std::vector<std::string> entries(std::uint64_t start, std::uint64_t count);
+  std::vector<audit::Hash> inclusion_proof(std::uint64_t index, std::uint64_t size);
+  std::vector<audit::Hash> consistency_proof(std::uint64_t from, std::uint64_t to);
+
+  const std::string& origin() const { return origin_; }
+  const audit::VerifierKey& verifier() const { return signer_->verifier(); }
+
+  // Finishes every submitted entry, then stops accepting new ones.
+  void stop() { sequencer_->stop(); }
+  Sequencer::Stats stats() const { return sequencer_->stats(); }
+
+ private:
+  TransparencyLog() = default;
+  std::uint64_t signed_size_or_throw(std::uint64_t size);
+
+  int writer_lock_fd_ = -1;  // flock on "<db>.lock": one writing process per log
+  std::string origin_;
+  std::unique_ptr<NoteSigner> signer_;
+  std::unique_ptr<LogStorage> writer_;  // the sequencer's connection
+  std::unique_ptr<LogStorage> reader_;  // everyone else's
+  std::unique_ptr<Sequencer> sequencer_;
+};
+
+}  // namespace escrowless::keyservice

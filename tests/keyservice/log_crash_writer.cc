@@ -1,0 +1,56 @@
+// The child process of the crash test: appends entries to a log as fast as it can and reports
+// each acknowledged one on stdout ("ack <index> <entry>\n", one write() per line, so a line is
+// never torn by the SIGKILL that ends this process).
+//
+//   log_crash_writer DB TOKEN-URI PREFIX
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "keyservice/log/transparency_log.h"
+#include "pkcs11/token.h"
+
+int main(int argc, char** argv) {
+  if (argc != 4) {
+    std::fprintf(stderr, "usage: log_crash_writer DB TOKEN-URI PREFIX\n");
+    return 2;
+  }
+  using namespace escrowless;
+  try {
+    const auto token = pkcs11::Token::open(pkcs11::Uri::parse(argv[2]));
+    keyservice::TransparencyLog::Options options;
+    options.verify_all_leaves = false;  // the parent does the full check after each crash
+    auto log = keyservice::TransparencyLog::open(argv[1], token->pool(), options);
+    const std::string prefix = argv[3];
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 2; ++t) {
+      threads.emplace_back([&, t] {
+        for (int round = 0;; ++round) {
+          std::vector<std::pair<std::string, std::future<keyservice::Receipt>>> window;
+          for (int i = 0; i < 16; ++i) {
+            std::string entry = "{\"crash\":\"" + prefix + "-" + std::to_string(t) + "-" +
+                                std::to_string(round) + "-" + std::to_string(i) + "\"}";
+            auto future = log->append(entry);
+            window.emplace_back(std::move(entry), std::move(future));
+          }
+          for (auto& [entry, future] : window) {
+            const keyservice::Receipt receipt = future.get();
+            const std::string line = "ack " + std::to_string(receipt.index) + " " +
+                                     std::to_string(receipt.tree_size) + " " + entry + "\n";
+            if (::write(STDOUT_FILENO, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+              std::_Exit(3);
+            }
+          }
+        }
+      });
+    }
+    for (auto& thread : threads) thread.join();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "log_crash_writer: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,194 @@
+#include <catch2/catch.hpp>
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "audit/checkpoint.h"
+#include "audit/encoding.h"
+#include "keyservice/error.h"
+#include "keyservice/log/sqlite_log_storage.h"
+#include "tests/keyservice/log_fixture.h"
+
+using namespace escrowless;
+using escrowless::testing::LogFixture;
+using keyservice::ErrorKind;
+using keyservice::TransparencyLog;
+
+namespace {
+
+std::string entry(int i) { return R"({"n":)" + std::to_string(i) + "}"; }
+
+// Fills a log with `count` entries in a few batches and closes it.
+void fill(LogFixture& fixture, int count) {
+  auto log = fixture.open();
+  for (int i = 0; i < count; i += 10) {
+    std::vector<std::future<keyservice::Receipt>> futures;
+    for (int j = i; j < std::min(count, i + 10); ++j) futures.push_back(log->append(entry(j)));
+    for (auto& f : futures) f.get();
+  }
+}
+
+// Changes the database behind the log's back, as an attacker with disk access would.
+void tamper(const std::string& db, const std::string& sql) {
+  sqlite3* handle = nullptr;
+  REQUIRE(sqlite3_open(db.c_str(), &handle) == SQLITE_OK);
+  char* error = nullptr;
+  const int rc = sqlite3_exec(handle, sql.c_str(), nullptr, nullptr, &error);
+  INFO((error ? error : ""));
+  sqlite3_free(error);
+  sqlite3_close(handle);
+  REQUIRE(rc == SQLITE_OK);
+}
+
+std::string open_failure(LogFixture& fixture, bool all_leaves = true) {
+  TransparencyLog::Options options;
+  options.verify_all_leaves = all_leaves;
+  try {
+    auto log = fixture.open(options);
+  } catch (const keyservice::Error& e) {
+    CHECK(e.kind() == ErrorKind::integrity);
+    return e.what();
+  }
+  FAIL("the log opened");
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("log tamper: a rewritten leaf is caught on open", "[hsm]") {
+  LogFixture fixture;
+  fill(fixture, 30);
+  SECTION("data changed, hash kept") {
+    tamper(fixture.db(), "UPDATE leaves SET data = CAST('{\"n\":999}' AS BLOB) WHERE idx = 17");
+    CHECK_THAT(open_failure(fixture), Catch::Contains("leaf 17"));
+  }
+  SECTION("data and leaf hash changed together") {
+    // Consistent with itself, so only the stored subtrees above it give the change away.
+    tamper(fixture.db(), "UPDATE leaves SET data = CAST('" + entry(999) + "' AS BLOB), leaf_hash = X'" +
+                             audit::to_hex(audit::leaf_hash(entry(999))) + "' WHERE idx = 17");
+    CHECK_THAT(open_failure(fixture), Catch::Contains("subtree"));
+  }
+}
+
+TEST_CASE("log tamper: missing leaves, changed subtrees and checkpoints are caught", "[hsm]") {
+  LogFixture fixture;
+  fill(fixture, 30);
+  SECTION("last leaf deleted") {
+    tamper(fixture.db(), "DELETE FROM leaves WHERE idx = 29");
+    CHECK_THAT(open_failure(fixture), Catch::Contains("covers 30 leaves but 29 are stored"));
+  }
+  SECTION("a middle leaf deleted") {
+    tamper(fixture.db(), "DELETE FROM leaves WHERE idx = 5");
+    CHECK_THAT(open_failure(fixture), Catch::Contains("leaf 5 is missing"));
+  }
+  SECTION("a stored subtree changed") {
+    tamper(fixture.db(), "UPDATE nodes SET hash = zeroblob(32) WHERE level = 2 AND idx = 1");
+    CHECK_THAT(open_failure(fixture), Catch::Contains("subtree"));
+  }
+  SECTION("a right-edge subtree changed is caught even by the quick check") {
+    tamper(fixture.db(), "UPDATE nodes SET hash = zeroblob(32) WHERE level = 4 AND idx = 0");
+    CHECK_THAT(open_failure(fixture, false), Catch::Contains("root"));
+  }
+  SECTION("a signed checkpoint's note replaced") {
+    tamper(fixture.db(),
+           "UPDATE checkpoints SET note = (SELECT note FROM checkpoints WHERE size = 10) "
+           "WHERE size = 20");
+    CHECK_THAT(open_failure(fixture), Catch::Contains("checkpoint 20"));
+  }
+  SECTION("the newest checkpoint's root replaced") {
+    tamper(fixture.db(), "UPDATE checkpoints SET root = zeroblob(32) WHERE size = 30");
+    CHECK_THAT(open_failure(fixture), Catch::Contains("root"));
+  }
+  SECTION("history rewritten: leaves and checkpoints of another log") {
+    tamper(fixture.db(),
+           "UPDATE leaves SET data = CAST('{\"x\":1}' AS BLOB) WHERE idx >= 0;"
+           "DELETE FROM nodes;");
+    const std::string why = open_failure(fixture);
+    CHECK_THAT(why, Catch::Contains("leaf 0"));
+  }
+}
+
+TEST_CASE("log tamper: another key or origin is refused", "[hsm]") {
+  LogFixture fixture;
+  fill(fixture, 3);
+  LogFixture other;
+  tamper(fixture.db(), "UPDATE meta SET value = (SELECT '" + audit::hex_encode(other.key().id) +
+                           "') WHERE key = 'log_key_id'");
+  try {
+    fixture.open();
+    FAIL("opened with another key");
+  } catch (const keyservice::Error& e) {
+    CHECK(e.kind() == ErrorKind::integrity);
+    CHECK_THAT(e.what(), Catch::Contains("not the one this log was created with"));
+  }
+}
+
+TEST_CASE("log: a batch stored but not signed before a crash is signed on the next start", "[hsm]") {
+  LogFixture fixture;
+  fill(fixture, 5);
+  {
+    // What a crash between the batch's transaction and its signature leaves behind.
+    auto storage = keyservice::SqliteLogStorage::open(fixture.db(), false);
+    auto log = fixture.open();  // only to read the tree state
+    std::vector<keyservice::NewLeaf> leaves = {{entry(5), audit::leaf_hash(entry(5))}};
+    audit::CompactTree tree;
+    for (const auto& data : log->entries(0, 5)) tree.append(audit::leaf_hash(data));
+    log.reset();
+    std::vector<keyservice::NodeHash> nodes;
+    tree.append(leaves[0].hash, [&](const audit::NodeId& node, const audit::Hash& h) {
+      if (node.level > 0) nodes.push_back({node, h});
+    });
+    storage->append(leaves, nodes,
+                    {6, tree.root(), audit::format_checkpoint(fixture.origin(), 6, tree.root()), {}});
+  }
+  auto log = fixture.open();
+  // The tail is signed by the retry loop without any new entry.
+  for (int i = 0; i < 50 && log->size() < 6; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(log->size() == 6);
+  const auto checkpoint = audit::open_checkpoint(log->checkpoint(), log->origin(), std::span(&log->verifier(), 1));
+  CHECK(checkpoint.size == 6);
+  CHECK(log->entries(5, 1).front() == entry(5));
+}
+
+namespace {
+
+// Fake fault: a signer that fails while `broken` is set (a token that went away), and otherwise
+// signs with the real token key.
+class FlakySigner final : public keyservice::NoteSigner {
+ public:
+  FlakySigner(pkcs11::SessionPool& pool, const pkcs11::KeyPair& key, const std::string& origin)
+      : real_(pool, key, origin) {}
+  const audit::VerifierKey& verifier() const override { return real_.verifier(); }
+  std::string sign(std::string_view text) override {
+    if (broken) throw keyservice::Error(ErrorKind::unavailable, "fake: token unavailable");
+    return real_.sign(text);
+  }
+  std::atomic<bool> broken{false};
+
+ private:
+  keyservice::TokenNoteSigner real_;
+};
+
+}  // namespace
+
+TEST_CASE("log: while signing fails writes are not acknowledged, and later checkpoints cover them", "[hsm]") {
+  LogFixture fixture;
+  auto signer = std::make_unique<FlakySigner>(LogFixture::pool(), fixture.key(), fixture.origin());
+  FlakySigner& flaky = *signer;
+  auto log = TransparencyLog::open(fixture.db(), std::move(signer), {});
+  log->append(entry(0)).get();
+
+  flaky.broken = true;
+  auto failing = log->append(entry(1));
+  CHECK_THROWS_AS(failing.get(), keyservice::Error);
+  CHECK(log->size() == 1);  // nothing new is served unsigned
+
+  flaky.broken = false;
+  const auto receipt = log->append(entry(2)).get();
+  CHECK(receipt.index == 2);
+  CHECK(receipt.tree_size == 3);
+  CHECK(log->entries(1, 1).front() == entry(1));  // stored, and now covered by a checkpoint
+}
