@@ -117,7 +117,9 @@ ObjectAttributes read_object_attributes(Session& session, CK_OBJECT_HANDLE objec
   const auto object_class = read_fixed<CK_OBJECT_CLASS>(session, object, CKA_CLASS);
   if (!object_class) throw Error(ErrorKind::internal, "object has no readable CKA_CLASS");
   result.object_class = *object_class;
-  result.key_type = read_fixed<CK_KEY_TYPE>(session, object, CKA_KEY_TYPE);
+  const bool is_key = result.object_class == CKO_PUBLIC_KEY || result.object_class == CKO_PRIVATE_KEY ||
+                      result.object_class == CKO_SECRET_KEY;
+  if (is_key) result.key_type = read_fixed<CK_KEY_TYPE>(session, object, CKA_KEY_TYPE);
   result.id = read_unchecked(session, object, CKA_ID).value_or(std::vector<std::uint8_t>{});
   const auto label = read_unchecked(session, object, CKA_LABEL);
   if (label) result.label.assign(label->begin(), label->end());

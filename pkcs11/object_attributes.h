@@ -29,7 +29,7 @@ struct Flag {
 
 struct ObjectAttributes {
   CK_OBJECT_CLASS object_class = 0;
-  std::optional<CK_KEY_TYPE> key_type;  // keys only
+  std::optional<CK_KEY_TYPE> key_type;  // public, private and secret keys only
   std::vector<std::uint8_t> id;
   std::string label;
   std::vector<Flag> flags;  // in flag_specs() order

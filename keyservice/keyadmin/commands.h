@@ -4,10 +4,15 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 namespace escrowless::keyadmin {
 
 void add_token_commands(CLI::App& app);      // token init | info | mechanisms
 void add_key_commands(CLI::App& app);        // key generate | sign, inventory
+void add_log_commands(CLI::App& app);        // log init | verifier-key
+
+// Prints indented JSON to stdout; bytes that are not UTF-8 (a foreign token's labels) become U+FFFD.
+void print_json(const nlohmann::json& value);
 
 }  // namespace escrowless::keyadmin

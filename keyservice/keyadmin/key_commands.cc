@@ -78,7 +78,7 @@ void generate(const KeyOptions& o) {
       {"private_key", keyservice::attributes_json(read_back.private_key)},
       {"public_key", keyservice::attributes_json(read_back.public_key)},
   };
-  std::cout << out.dump(2) << "\n";
+  print_json(out);
 }
 
 void sign(const KeyOptions& o) {
@@ -98,7 +98,7 @@ void sign(const KeyOptions& o) {
 
 void inventory(const KeyOptions& o) {
   const auto token = pkcs11::Token::open(pkcs11::Uri::parse(o.uri));
-  std::cout << keyservice::inventory_json(pkcs11::take_inventory(token->pool())).dump(2) << "\n";
+  print_json(keyservice::inventory_json(pkcs11::take_inventory(token->pool())));
 }
 
 }  // namespace

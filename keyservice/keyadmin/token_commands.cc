@@ -36,12 +36,12 @@ void init(const TokenOptions& o) {
 void info(const TokenOptions& o) {
   const auto token = open_public(o.uri);
   nlohmann::json out = keyservice::token_json(token->info(), token->module().info());
-  std::cout << out.dump(2) << "\n";
+  print_json(out);
 }
 
 void mechanisms(const TokenOptions& o) {
   const auto token = open_public(o.uri);
-  std::cout << keyservice::mechanisms_json(token->mechanisms()).dump(2) << "\n";
+  print_json(keyservice::mechanisms_json(token->mechanisms()));
 }
 
 }  // namespace

@@ -55,6 +55,7 @@ std::unique_ptr<SqliteLogStorage> SqliteLogStorage::open(const std::string& path
 
 SqliteLogStorage::SqliteLogStorage(sqlite::Database db)
     : db_(std::move(db)),
+      count_leaves_(db_.prepare("SELECT COALESCE(MAX(idx) + 1, 0) FROM leaves")),
       insert_leaf_(db_.prepare("INSERT INTO leaves (idx, data, leaf_hash) VALUES (?, ?, ?)")),
       insert_node_(db_.prepare("INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)")),
       insert_checkpoint_(db_.prepare("INSERT INTO checkpoints (size, root, body) VALUES (?, ?, ?)")),
@@ -81,18 +82,19 @@ void SqliteLogStorage::set_meta(std::string_view key, std::string_view value) {
 
 std::uint64_t SqliteLogStorage::leaf_count() {
   std::lock_guard lock(mutex_);
-  auto statement = db_.prepare("SELECT COALESCE(MAX(idx) + 1, 0) FROM leaves");
-  statement.step();
-  return static_cast<std::uint64_t>(statement.column_int(0));
+  count_leaves_.step();
+  const auto count = static_cast<std::uint64_t>(count_leaves_.column_int(0));
+  count_leaves_.reset();
+  return count;
 }
 
 void SqliteLogStorage::append(std::span<const NewLeaf> leaves, std::span<const NodeHash> nodes,
                               const StoredCheckpoint& checkpoint) {
   std::lock_guard lock(mutex_);
   sqlite::Transaction transaction(db_);
-  auto count = db_.prepare("SELECT COALESCE(MAX(idx) + 1, 0) FROM leaves");
-  count.step();
-  const auto first = static_cast<std::uint64_t>(count.column_int(0));
+  count_leaves_.step();
+  const auto first = static_cast<std::uint64_t>(count_leaves_.column_int(0));
+  count_leaves_.reset();
   if (first + leaves.size() != checkpoint.size) {
     throw Error(ErrorKind::internal, "checkpoint size " + std::to_string(checkpoint.size) +
                                          " does not cover leaves up to " +
@@ -153,6 +155,9 @@ std::optional<StoredCheckpoint> SqliteLogStorage::latest_signed_checkpoint() {
 
 std::vector<audit::Hash> SqliteLogStorage::node_hashes(std::span<const audit::NodeId> nodes) {
   std::lock_guard lock(mutex_);
+  // One read transaction for the whole proof: one snapshot, and one lock round trip instead of
+  // one per hash (which measured as ~40% of proof time).
+  sqlite::ReadTransaction snapshot(db_);
   std::vector<audit::Hash> hashes;
   hashes.reserve(nodes.size());
   for (const audit::NodeId& node : nodes) {

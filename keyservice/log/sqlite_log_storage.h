@@ -40,6 +40,7 @@ class SqliteLogStorage final : public LogStorage {
 
   std::mutex mutex_;
   sqlite::Database db_;
+  sqlite::Statement count_leaves_;
   sqlite::Statement insert_leaf_;
   sqlite::Statement insert_node_;
   sqlite::Statement insert_checkpoint_;

@@ -51,6 +51,18 @@ class Transaction {
   bool done_ = false;
 };
 
+// A read snapshot: BEGIN (deferred) on construction, COMMIT on destruction.
+class ReadTransaction {
+ public:
+  explicit ReadTransaction(Database& db);
+  ~ReadTransaction();
+  ReadTransaction(const ReadTransaction&) = delete;
+  ReadTransaction& operator=(const ReadTransaction&) = delete;
+
+ private:
+  Database& db_;
+};
+
 class Statement {
  public:
   ~Statement();
