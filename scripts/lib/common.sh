@@ -2,17 +2,24 @@
 # only those missing, so a second run does not touch apt at all.
 set -euo pipefail
 
-ESCROWLESS_PACKAGES=(
+# What building and running needs (opensc and jq for the README's checks by hand).
+BUILD_PACKAGES=(
   g++ cmake ninja-build pkg-config
   libssl-dev openssl libsqlite3-dev nlohmann-json3-dev libspdlog-dev libcli11-dev
   libcpp-httplib-dev libp11-kit-dev catch2
   softhsm2 opensc jq
 )
+# What the tests need besides: Go and golang.org/x/mod, to check our checkpoints with the
+# reference signed-note verifier.
+TEST_PACKAGES=(
+  golang-go golang-golang-x-mod-dev
+)
 
+# ensure_packages PACKAGE...: installs those not installed yet.
 ensure_packages() {
   local missing=()
   local package
-  for package in "${ESCROWLESS_PACKAGES[@]}"; do
+  for package in "$@"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
       missing+=("$package")
     fi
