@@ -4,8 +4,10 @@
 // Keys: the log key is RFC 8032 7.1 TEST 1's Ed25519 public key (or, for the ECDSA variant,
 // RFC 6979 A.2.5's P-256 key); the device identity key is RFC 8032 TEST 2's; the X25519 prekey
 // is RFC 7748 6.1's Alice; the ML-KEM-768 key is in tests/data/entries (see README there). The
-// prekey signatures are real Ed25519 signatures by the TEST 2 key, but over the bare prekey,
-// not over the message docs/protocol.md will define; the batch roots are placeholders.
+// prekey signatures are Ed25519 signatures by the TEST 2 secret key over the docs/protocol.md
+// messages, and the batch roots are the roots of the batches in
+// tests/data/entries/prekeys.signed-batches.json (tests/audit/prekey_examples_test.cc checks
+// both).
 #pragma once
 
 #include <chrono>
@@ -28,11 +30,16 @@ inline constexpr std::string_view kDeviceKeyHex =
 inline constexpr std::string_view kX25519PrekeyHex =
     "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a";
 inline constexpr std::string_view kX25519SignatureHex =
-    "c3e089b50ce0d9ada04675e1f0c03ebbd43dc44210c9b2005d1a02f390faf419"
-    "bb62bc33a0dca4d3189ff7ed627c96bbf7907dfc0b30527aad2b970f6d72a20a";
+    "a8e6e3345f9b28460d22e0acefd3b7683a0002f854945bec5edb312571032862"
+    "766ca9ebf472bc81dac670ce97dfbedbbf20fbb7295dfa22d07a161dc5464b0c";
 inline constexpr std::string_view kMlKemSignatureHex =
-    "232b6373cdd3e0b567e3e004052e34af2ff87804e3b72d07775667c0c02a7447"
-    "5ddd1e02183d172c7b2b21b1bc45f2e7b6588430732201da325e1406ea7ab300";
+    "117e1b1d2515c29b428372617345a60f32fc46871a67f0be5690d204b680390e"
+    "1f7f87349614184b844c2330395592e0fd5143f1d8f23e6a45454714d647c401";
+// Roots of the 100 X25519 and 20 ML-KEM-768 one-time prekeys of prekeys.signed-batches.json.
+inline constexpr std::string_view kOneTimeBatchRootHex =
+    "7d1d86d900da7aa445a57ad7a92b849ba93fd685734dfa468dc7f9b9a79765aa";
+inline constexpr std::string_view kPqOneTimeBatchRootHex =
+    "40f8e3b915d36eca12a6642bd898ef0a885b233f4ab3db55c523d42d7e855fce";
 
 inline constexpr std::string_view kOrigin = "keys.example.org/log";
 
@@ -118,9 +125,8 @@ inline PrekeysSigned example_prekeys_signed() {
   entry.identity_key_sha256 = device_key().public_key_sha256();
   entry.signed_prekey =
       SignedPrekey{1, hex_decode(kX25519PrekeyHex), hex_decode(kX25519SignatureHex)};
-  entry.one_time_prekeys = PrekeyBatch{100, sha256("example batch of X25519 one-time prekeys")};
-  entry.pq_one_time_prekeys =
-      PrekeyBatch{20, sha256("example batch of ML-KEM-768 one-time prekeys")};
+  entry.one_time_prekeys = PrekeyBatch{100, hash_from_hex(kOneTimeBatchRootHex)};
+  entry.pq_one_time_prekeys = PrekeyBatch{20, hash_from_hex(kPqOneTimeBatchRootHex)};
   return entry;
 }
 
