@@ -8,6 +8,7 @@
 
 namespace escrowless::keyadmin {
 
+void add_init_command(CLI::App& app);        // init (the whole data folder)
 void add_token_commands(CLI::App& app);      // token init | info | mechanisms
 void add_key_commands(CLI::App& app);        // key generate | sign, inventory
 void add_log_commands(CLI::App& app);        // log init | verifier-key

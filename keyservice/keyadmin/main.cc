@@ -20,6 +20,7 @@ void print_json(const nlohmann::json& value) {
 int main(int argc, char** argv) {
   CLI::App app{"keyadmin: provision and inspect the Escrowless HSM token"};
   app.require_subcommand(1);
+  escrowless::keyadmin::add_init_command(app);
   escrowless::keyadmin::add_token_commands(app);
   escrowless::keyadmin::add_key_commands(app);
   escrowless::keyadmin::add_log_commands(app);

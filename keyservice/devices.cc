@@ -1,0 +1,115 @@
+#include "keyservice/devices.h"
+
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "audit/encoding.h"
+#include "audit/log_entry.h"
+#include "keyservice/credentials.h"
+#include "keyservice/error.h"
+#include "keyservice/log/token_entries.h"
+
+namespace escrowless::keyservice {
+namespace {
+
+std::string new_device_id() {
+  std::array<std::uint8_t, 8> bytes{};
+  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
+    throw Error(ErrorKind::internal, "RAND_bytes failed");
+  }
+  return audit::hex_encode(bytes);
+}
+
+audit::EntryTime now() { return audit::to_entry_time(std::chrono::system_clock::now()); }
+
+Receipt append(TransparencyLog& log, const std::vector<std::uint8_t>& entry) {
+  return log.append(std::string(entry.begin(), entry.end())).get();
+}
+
+std::string key_label(std::string_view account, std::string_view device) {
+  return "device:" + std::string(account) + "/" + std::string(device);
+}
+
+}  // namespace
+
+Enrollment Devices::enroll(std::string_view account, const audit::Actor& by) {
+  check_id("account", account);
+  const std::string device_id = new_device_id();
+  const pkcs11::Algorithm algorithm = pkcs11::choose_algorithm(token_.mechanisms());
+  const pkcs11::KeyPair key = pkcs11::generate_key_pair(token_.pool(), algorithm, pkcs11::random_key_id(),
+                                                        key_label(account, device_id));
+  audit::DeviceEnrolled entry;
+  entry.time = now();
+  entry.account = std::string(account);
+  entry.device = device_id;
+  entry.enrolled_by = by;
+  Receipt receipt;
+  try {
+    entry.identity_key = read_token_key(token_.pool(), key);
+    receipt = append(log_, entry.to_bytes());
+  } catch (...) {
+    // Nothing was logged: the key must not stay in the token unaccounted for.
+    try {
+      pkcs11::destroy_key_pair(token_.pool(), key);
+    } catch (const std::exception& e) {
+      spdlog::error("enrollment failed and its key {} could not be destroyed: {}",
+                    audit::hex_encode(key.id), e.what());
+    }
+    throw;
+  }
+
+  Device device;
+  device.account = entry.account;
+  device.device = device_id;
+  device.algorithm = entry.identity_key.algorithm;
+  device.token_key_id = key.id;
+  device.public_key = key.public_key.raw;
+  device.public_key_sha256 = entry.identity_key.public_key_sha256();
+  device.enrolled_index = receipt.index;
+  device.enrolled_time = entry.time;
+  pkcs11::Secret credential = new_credential();
+  try {
+    store_.add_device(device, credential_hash(credential.bytes()));
+  } catch (const std::exception& e) {
+    spdlog::error("device {}/{} logged at {} but not stored ({}); logging its revocation",
+                  device.account, device_id, receipt.index, e.what());
+    audit::DeviceRevoked revoked{now(), device.account, device_id, device.public_key_sha256,
+                                 audit::Actor::admin()};
+    append(log_, revoked.to_bytes());
+    pkcs11::destroy_key_pair(token_.pool(), key);
+    throw;
+  }
+  return Enrollment{std::move(device), std::move(credential), std::move(receipt)};
+}
+
+std::vector<Device> Devices::list(std::string_view account) { return store_.list_devices(account); }
+
+std::optional<Device> Devices::authenticate(std::string_view credential) {
+  const audit::Hash hash = credential_hash(credential);
+  return store_.find_device_by_credential(hash);
+}
+
+Receipt Devices::revoke(std::string_view account, std::string_view device_id, const audit::Actor& by) {
+  const std::optional<Device> device = store_.find_device(account, device_id);
+  if (!device) throw Error(ErrorKind::not_found, "no device " + std::string(device_id) + " in this account");
+  if (!device->is_active()) throw Error(ErrorKind::conflict, "the device is revoked already");
+
+  const audit::DeviceRevoked entry{now(), device->account, device->device, device->public_key_sha256, by};
+  const Receipt receipt = append(log_, entry.to_bytes());
+  store_.revoke_device(account, device_id, Revocation{receipt.index, entry.time});
+  // The revocation is logged and in force; destroying the key is the last step. If it fails, the
+  // next inventory shows the key of a revoked device, which auditors flag.
+  try {
+    if (const auto key = pkcs11::find_key_pair_by_id(token_.pool(), device->token_key_id)) {
+      pkcs11::destroy_key_pair(token_.pool(), *key);
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("device {}/{} revoked but its key could not be destroyed: {}", device->account,
+                  device->device, e.what());
+  }
+  return receipt;
+}
+
+}  // namespace escrowless::keyservice

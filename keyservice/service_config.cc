@@ -1,0 +1,69 @@
+#include "keyservice/service_config.h"
+
+#include <sstream>
+
+namespace escrowless::keyservice {
+namespace {
+
+std::string quoted(const std::string& value) {
+  std::string out = "\"";
+  for (const char c : value) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+void add_config_options(CLI::App& app, ServiceConfig& c) {
+  app.add_option("--data-dir", c.data_dir, "Folder holding log.db and devices.db")->required();
+  app.add_option("--listen", c.listen, "Address to listen on")->capture_default_str();
+  app.add_option("--port", c.port, "HTTPS port")->check(CLI::Range(0, 65535))->capture_default_str();
+  app.add_option("--token", c.token, "PKCS#11 URI of the token, with pin-source")->required();
+  app.add_option("--softhsm-conf", c.softhsm_conf, "SoftHSM configuration file (sets SOFTHSM2_CONF)");
+  app.add_option("--tls-cert", c.tls_cert, "PEM certificate chain")->required();
+  app.add_option("--tls-key", c.tls_key, "PEM private key")->required();
+  app.add_option("--admin-credential-sha256", c.admin_credential_sha256,
+                 "Hex SHA-256 of the admin bearer credential")
+      ->required();
+  app.add_option("--anonymous-fetch", c.anonymous_fetch, "Allow bundle fetches without a credential")
+      ->capture_default_str();
+  app.add_option("--inventory-interval", c.inventory_interval,
+                 "Seconds between automatic token inventories (0: never)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--log-format", c.log_format, "text or json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  app.add_option("--log-level", c.log_level, "trace, debug, info, warn or error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  app.add_option("--threads", c.threads, "HTTP worker threads")->check(CLI::Range(1, 256))->capture_default_str();
+  app.add_option("--max-body-bytes", c.max_body_bytes, "Largest request body accepted")
+      ->check(CLI::Range(1024, 64 << 20))
+      ->capture_default_str();
+}
+
+std::string to_config_text(const ServiceConfig& c) {
+  std::ostringstream out;
+  out << "# keyserviced configuration, written by keyadmin init. No secrets: the token PIN is read\n"
+         "# from the token URI's pin-source, and the admin credential is here only as a hash.\n";
+  out << "data-dir = " << quoted(c.data_dir) << "\n";
+  out << "listen = " << quoted(c.listen) << "\n";
+  out << "port = " << c.port << "\n";
+  out << "token = " << quoted(c.token) << "\n";
+  if (!c.softhsm_conf.empty()) out << "softhsm-conf = " << quoted(c.softhsm_conf) << "\n";
+  out << "tls-cert = " << quoted(c.tls_cert) << "\n";
+  out << "tls-key = " << quoted(c.tls_key) << "\n";
+  out << "admin-credential-sha256 = " << quoted(c.admin_credential_sha256) << "\n";
+  out << "anonymous-fetch = " << (c.anonymous_fetch ? "true" : "false") << "\n";
+  out << "inventory-interval = " << c.inventory_interval << "\n";
+  out << "log-format = " << quoted(c.log_format) << "\n";
+  out << "log-level = " << quoted(c.log_level) << "\n";
+  out << "threads = " << c.threads << "\n";
+  out << "max-body-bytes = " << c.max_body_bytes << "\n";
+  return out.str();
+}
+
+}  // namespace escrowless::keyservice

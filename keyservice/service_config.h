@@ -1,0 +1,37 @@
+// keyserviced's configuration: one struct, one list of option names. keyserviced reads it from
+// a file in CLI11's config format (`name = value` lines) or the command line; `keyadmin init`
+// writes it with to_config_text(). No secret is ever in it: the admin credential appears only
+// as its SHA-256, and the token PIN stays in the file the URI's pin-source names.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace escrowless::keyservice {
+
+struct ServiceConfig {
+  std::string data_dir;           // holds log.db and devices.db
+  std::string listen = "127.0.0.1";
+  int port = 8443;
+  std::string token;              // PKCS#11 URI with module-path and pin-source
+  std::string softhsm_conf;       // when set, exported as SOFTHSM2_CONF before the module loads
+  std::string tls_cert;           // PEM certificate chain
+  std::string tls_key;            // PEM private key (mode 0600)
+  std::string admin_credential_sha256;  // hex SHA-256 of the admin bearer credential
+  bool anonymous_fetch = false;   // allow bundle fetches without a credential
+  int inventory_interval = 86400; // seconds between automatic hsm.inventory entries; 0: never
+  std::string log_format = "text";  // text | json
+  std::string log_level = "info";   // trace | debug | info | warn | error
+  int threads = 8;                // HTTP worker threads
+  std::size_t max_body_bytes = 1 << 20;
+};
+
+// Adds every setting as a --option (its name in the config file without the dashes).
+void add_config_options(CLI::App& app, ServiceConfig& config);
+
+// The config file text for `config` (every setting, with a comment line naming its meaning).
+std::string to_config_text(const ServiceConfig& config);
+
+}  // namespace escrowless::keyservice

@@ -1,0 +1,303 @@
+#include "keyservice/store/sqlite_device_store.h"
+
+#include <openssl/crypto.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <limits>
+#include <string>
+#include <utility>
+
+#include "keyservice/error.h"
+#include "keyservice/store/sqlite_device_rows.h"
+#include "keyservice/store/sqlite_device_schema.h"
+
+namespace escrowless::keyservice {
+namespace {
+
+using namespace device_rows;
+using sqlite::Connection;
+using sqlite::StatementUse;
+
+// Connections kept open between calls; more are opened (and closed again) under load.
+constexpr std::size_t kMaxIdleConnections = 8;
+
+const std::string kFindDevice = "SELECT " + std::string(kDeviceColumns) +
+                                " FROM devices d WHERE d.account = ? AND d.device = ?";
+// Column kDeviceColumnCount is the stored hash, compared again in constant time.
+const std::string kFindByCredential =
+    "SELECT " + std::string(kDeviceColumns) +
+    ", c.sha256 FROM credentials c JOIN devices d ON d.id = c.device_id "
+    "WHERE c.sha256 = ? AND d.revoked_index IS NULL";
+const std::string kListDevices = "SELECT " + std::string(kDeviceColumns) +
+                                 " FROM devices d WHERE d.account = ? ORDER BY d.enrolled_index";
+const std::string kClaim =
+    "DELETE FROM prekeys WHERE device_id = ?1 AND kind = ?2 AND key_id = "
+    "(SELECT min(key_id) FROM prekeys WHERE device_id = ?1 AND kind = ?2) RETURNING " +
+    std::string(kPrekeyColumns) + ", batch_id, batch_index";
+const std::string kCurrentPrekeys = "SELECT kind, " + std::string(kPrekeyColumns) +
+                                    " FROM prekeys WHERE device_id = ? AND kind IN "
+                                    "('signed_prekey', 'pq_last_resort_prekey')";
+
+template <class Bind>
+bool exists(Connection& connection, std::string_view sql, const Bind& bind) {
+  StatementUse select(connection, sql);
+  bind(*select);
+  return select->step();
+}
+
+}  // namespace
+
+std::unique_ptr<SqliteDeviceStore> SqliteDeviceStore::open(const std::string& path, bool create) {
+  if (!create && !std::filesystem::exists(path)) {
+    throw Error(ErrorKind::not_found, "no devices database at " + path);
+  }
+  {
+    sqlite::Database db = sqlite::Database::open(path, create);
+    sqlite::Transaction transaction(db);
+    prepare_device_schema(db, path, create);
+    transaction.commit();
+  }
+  return std::unique_ptr<SqliteDeviceStore>(new SqliteDeviceStore(path));
+}
+
+SqliteDeviceStore::SqliteDeviceStore(const std::string& path) : pool_(path, kMaxIdleConnections) {}
+
+void SqliteDeviceStore::add_device(const Device& device, const audit::Hash& credential_sha256) {
+  check_new_device(device);
+  auto connection = pool_.acquire();
+  sqlite::Transaction transaction(connection->db());
+  if (exists(*connection, "SELECT 1 FROM devices WHERE account = ? AND device = ?",
+             [&](sqlite::Statement& s) { s.bind(1, device.account).bind(2, device.device); })) {
+    throw Error(ErrorKind::conflict, name_of(device.account, device.device) + " exists already");
+  }
+  if (exists(*connection, "SELECT 1 FROM devices WHERE enrolled_index = ?",
+             [&](sqlite::Statement& s) { s.bind(1, to_db(device.enrolled_index)); })) {
+    throw Error(ErrorKind::conflict,
+                "log entry " + std::to_string(device.enrolled_index) + " enrolled another device");
+  }
+  if (exists(*connection, "SELECT 1 FROM credentials WHERE sha256 = ?",
+             [&](sqlite::Statement& s) { s.bind(1, credential_sha256); })) {
+    throw Error(ErrorKind::conflict, "the credential is in use by another device");
+  }
+  {
+    StatementUse insert(*connection,
+                        "INSERT INTO devices (account, device, algorithm, token_key_id, "
+                        "public_key, public_key_sha256, enrolled_index, enrolled_time) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    insert->bind(1, device.account)
+        .bind(2, device.device)
+        .bind(3, audit::to_string(device.algorithm))
+        .bind_static(4, device.token_key_id)
+        .bind_static(5, device.public_key)
+        .bind_static(6, device.public_key_sha256)
+        .bind(7, to_db(device.enrolled_index))
+        .bind(8, to_db(device.enrolled_time))
+        .run();
+  }
+  const std::int64_t device_id = sqlite3_last_insert_rowid(connection->db().handle());
+  {
+    StatementUse insert(*connection, "INSERT INTO credentials (sha256, device_id) VALUES (?, ?)");
+    insert->bind_static(1, credential_sha256).bind(2, device_id).run();
+  }
+  transaction.commit();
+}
+
+std::optional<Device> SqliteDeviceStore::find_device(std::string_view account,
+                                                     std::string_view device) {
+  check_ids(account, device);
+  auto connection = pool_.acquire();
+  StatementUse select(*connection, kFindDevice);
+  select->bind(1, account).bind(2, device);
+  if (!select->step()) return std::nullopt;
+  return read_device(*select);
+}
+
+std::optional<Device> SqliteDeviceStore::find_device_by_credential(
+    std::span<const std::uint8_t> credential_sha256) {
+  if (credential_sha256.size() != audit::kHashSize) {
+    throw Error(ErrorKind::invalid_input,
+                "a credential hash is 32 bytes, got " + std::to_string(credential_sha256.size()));
+  }
+  auto connection = pool_.acquire();
+  StatementUse select(*connection, kFindByCredential);
+  select->bind(1, credential_sha256);
+  if (!select->step()) return std::nullopt;
+  // The index found the row; the full comparison does not depend on where the bytes differ.
+  const auto stored = select->column_blob_view(kDeviceColumnCount);
+  if (stored.size() != audit::kHashSize ||
+      CRYPTO_memcmp(stored.data(), credential_sha256.data(), audit::kHashSize) != 0) {
+    return std::nullopt;
+  }
+  return read_device(*select);
+}
+
+std::vector<Device> SqliteDeviceStore::list_devices(std::string_view account) {
+  check_id("account", account);
+  auto connection = pool_.acquire();
+  StatementUse select(*connection, kListDevices);
+  select->bind(1, account);
+  std::vector<Device> devices;
+  while (select->step()) devices.push_back(read_device(*select));
+  return devices;
+}
+
+std::uint64_t SqliteDeviceStore::count_active_devices(std::string_view account) {
+  check_id("account", account);
+  auto connection = pool_.acquire();
+  StatementUse select(*connection,
+                      "SELECT count(*) FROM devices WHERE account = ? AND revoked_index IS NULL");
+  select->bind(1, account);
+  select->step();
+  return index_from_db(select->column_int(0), "device count");
+}
+
+void SqliteDeviceStore::revoke_device(std::string_view account, std::string_view device,
+                                      const Revocation& revocation) {
+  check_ids(account, device);
+  if (revocation.log_index > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    throw Error(ErrorKind::invalid_input,
+                "log index " + std::to_string(revocation.log_index) + " is out of range");
+  }
+  auto connection = pool_.acquire();
+  sqlite::Transaction transaction(connection->db());
+  const DeviceRow row = require_active_device(*connection, account, device);
+  if (to_db(revocation.log_index) <= row.enrolled_index) {
+    throw Error(ErrorKind::invalid_input, "revocation in log entry " +
+                                              std::to_string(revocation.log_index) +
+                                              " does not follow the enrollment in log entry " +
+                                              std::to_string(row.enrolled_index));
+  }
+  {
+    StatementUse update(*connection,
+                        "UPDATE devices SET revoked_index = ?, revoked_time = ? WHERE id = ?");
+    update->bind(1, to_db(revocation.log_index))
+        .bind(2, to_db(revocation.time))
+        .bind(3, row.id)
+        .run();
+  }
+  for (const std::string_view sql :
+       {"DELETE FROM credentials WHERE device_id = ?", "DELETE FROM prekeys WHERE device_id = ?",
+        "DELETE FROM prekey_batches WHERE device_id = ?"}) {
+    StatementUse remove(*connection, sql);
+    remove->bind(1, row.id).run();
+  }
+  transaction.commit();
+}
+
+void SqliteDeviceStore::store_prekeys(std::string_view account, std::string_view device,
+                                      const PrekeyUpload& upload) {
+  check_ids(account, device);
+  check_prekey_upload(upload);
+  auto connection = pool_.acquire();
+  sqlite::Transaction transaction(connection->db());
+  const DeviceRow row = require_active_device(*connection, account, device);
+  const std::int64_t newest = std::max(row.enrolled_index, row.prekeys_index);
+  if (to_db(upload.log_index) <= newest) {
+    throw Error(ErrorKind::conflict, "prekeys of log entry " + std::to_string(upload.log_index) +
+                                         " are not newer than log entry " + std::to_string(newest) +
+                                         " of " + name_of(account, device));
+  }
+  if (upload.signed_prekey) {
+    replace_single(*connection, row.id, PrekeyKind::signed_prekey, *upload.signed_prekey,
+                   upload.log_index);
+  }
+  if (upload.pq_last_resort_prekey) {
+    replace_single(*connection, row.id, PrekeyKind::pq_last_resort_prekey,
+                   *upload.pq_last_resort_prekey, upload.log_index);
+  }
+  if (upload.one_time_prekeys) {
+    replace_batch(*connection, row.id, PrekeyKind::one_time_prekey, *upload.one_time_prekeys,
+                  upload.log_index);
+  }
+  if (upload.pq_one_time_prekeys) {
+    replace_batch(*connection, row.id, PrekeyKind::pq_one_time_prekey, *upload.pq_one_time_prekeys,
+                  upload.log_index);
+  }
+  {
+    StatementUse update(*connection, "UPDATE devices SET prekeys_index = ? WHERE id = ?");
+    update->bind(1, to_db(upload.log_index)).bind(2, row.id).run();
+  }
+  transaction.commit();
+}
+
+OneTimePrekeyCounts SqliteDeviceStore::count_one_time_prekeys(std::string_view account,
+                                                              std::string_view device) {
+  check_ids(account, device);
+  auto connection = pool_.acquire();
+  sqlite::ReadTransaction snapshot(connection->db());
+  const DeviceRow row = require_device(*connection, account, device);
+  StatementUse select(*connection,
+                      "SELECT kind, count(*) FROM prekeys WHERE device_id = ? AND kind IN "
+                      "('one_time_prekey', 'pq_one_time_prekey') GROUP BY kind");
+  select->bind(1, row.id);
+  OneTimePrekeyCounts counts;
+  while (select->step()) {
+    const auto count = index_from_db(select->column_int(1), "prekey count");
+    (kind_from_db(select->column_text(0)) == PrekeyKind::one_time_prekey ? counts.one_time
+                                                                         : counts.pq_one_time) =
+        count;
+  }
+  return counts;
+}
+
+std::optional<StoredPrekey> SqliteDeviceStore::claim_one_time_prekey(std::string_view account,
+                                                                     std::string_view device,
+                                                                     PrekeyKind kind) {
+  check_ids(account, device);
+  if (!is_one_time(kind)) {
+    throw Error(ErrorKind::invalid_input,
+                "only one-time prekeys are claimed, not " + std::string(to_string(kind)));
+  }
+  auto connection = pool_.acquire();
+  // BEGIN IMMEDIATE takes SQLite's write lock before anything is read, so no other connection,
+  // in this process or another, can claim between our choice of key and its deletion.
+  sqlite::Transaction transaction(connection->db());
+  const DeviceRow row = require_active_device(*connection, account, device);
+  std::optional<StoredPrekey> claimed;
+  std::int64_t batch_id = 0;
+  std::int64_t batch_index = 0;
+  {
+    StatementUse remove(*connection, kClaim);
+    remove->bind(1, row.id).bind(2, to_string(kind));
+    if (remove->step()) {
+      claimed = read_prekey(*remove, 0, kind);
+      if (remove->column_is_null(4) || remove->column_is_null(5)) corrupt("one-time prekey");
+      batch_id = remove->column_int(4);
+      batch_index = remove->column_int(5);
+      if (remove->step()) corrupt("prekey table (two keys with one id)");
+    }
+  }
+  if (!claimed) return std::nullopt;  // nothing changed; the transaction rolls back
+  claimed->batch = read_batch(*connection, batch_id, batch_index);
+  {
+    // The batch goes with its last key.
+    StatementUse remove(*connection,
+                        "DELETE FROM prekey_batches WHERE id = ?1 AND "
+                        "NOT EXISTS (SELECT 1 FROM prekeys WHERE batch_id = ?1)");
+    remove->bind(1, batch_id).run();
+  }
+  transaction.commit();
+  return claimed;
+}
+
+CurrentPrekeys SqliteDeviceStore::current_prekeys(std::string_view account,
+                                                  std::string_view device) {
+  check_ids(account, device);
+  auto connection = pool_.acquire();
+  sqlite::ReadTransaction snapshot(connection->db());
+  const DeviceRow row = require_device(*connection, account, device);
+  StatementUse select(*connection, kCurrentPrekeys);
+  select->bind(1, row.id);
+  CurrentPrekeys current;
+  while (select->step()) {
+    const PrekeyKind kind = kind_from_db(select->column_text(0));
+    auto& slot =
+        kind == PrekeyKind::signed_prekey ? current.signed_prekey : current.pq_last_resort_prekey;
+    if (slot) corrupt("prekey table (two current keys of one kind)");
+    slot = read_prekey(*select, 1, kind);
+  }
+  return current;
+}
+
+}  // namespace escrowless::keyservice

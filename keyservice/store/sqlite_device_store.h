@@ -1,0 +1,69 @@
+// DeviceStore in one SQLite file, devices.db (WAL, synchronous=FULL), beside the log's log.db.
+// Schema version 1 (sqlite_device_schema.h), recorded in `meta` and checked on open:
+//
+//   meta(key, value)            "schema" = "escrowless.devices", "schema_version" = "1"
+//   devices(id, account, device, algorithm, token_key_id, public_key, public_key_sha256,
+//           enrolled_index, enrolled_time, revoked_index, revoked_time, prekeys_index)
+//   credentials(sha256, device_id)          one per active device; deleted on revocation
+//   prekey_batches(id, device_id, log_index, kind, leaf_hashes)   one per stored one-time batch:
+//                      audit::prekey_batch_leaf_hash of each key in upload order, concatenated;
+//                      deleted with the batch's last key
+//   prekeys(device_id, kind, key_id, public_key, signature, log_index, batch_id, batch_index)
+//
+// Times are milliseconds since the Unix epoch; kinds are audit::to_string(PrekeyKind). prekeys
+// has one row per stored key, keyed (device_id, kind, key_id), with at most one signed and one
+// last-resort prekey per device (a partial unique index).
+//
+// Each call borrows its own connection (sqlite_pool.h) and runs in one transaction: BEGIN
+// IMMEDIATE for writes, one statement or a read snapshot for reads. A one-time prekey claim is
+// one `DELETE ... RETURNING` of the lowest key id inside BEGIN IMMEDIATE, so SQLite's write
+// lock, not a mutex of ours, makes each key go out once across threads, store objects and
+// processes.
+//
+// Credential lookup is an index lookup on SHA-256 of a 256-bit random secret. Its timing can at
+// most reveal how many leading bytes of the presented hash match a stored hash; an attacker
+// can't choose those bytes (a hash with a chosen k-byte prefix costs about 2^(8k) tries), and
+// knowing a prefix of a stored hash brings no one closer to the secret behind it. The stored
+// hash is still compared in full with CRYPTO_memcmp before a device is returned.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "keyservice/store/device_store.h"
+#include "keyservice/store/sqlite_pool.h"
+
+namespace escrowless::keyservice {
+
+class SqliteDeviceStore final : public DeviceStore {
+ public:
+  // Opens devices.db at `path`. With create, a missing or empty file gets the schema; an existing
+  // devices database is opened as is. Error(not_found) if !create and there is no file;
+  // Error(integrity) if the file is not a devices database or has another schema version;
+  // Error(unavailable) if SQLite can't open it.
+  static std::unique_ptr<SqliteDeviceStore> open(const std::string& path, bool create);
+
+  void add_device(const Device& device, const audit::Hash& credential_sha256) override;
+  std::optional<Device> find_device(std::string_view account, std::string_view device) override;
+  std::optional<Device> find_device_by_credential(
+      std::span<const std::uint8_t> credential_sha256) override;
+  std::vector<Device> list_devices(std::string_view account) override;
+  std::uint64_t count_active_devices(std::string_view account) override;
+  void revoke_device(std::string_view account, std::string_view device,
+                     const Revocation& revocation) override;
+  void store_prekeys(std::string_view account, std::string_view device,
+                     const PrekeyUpload& upload) override;
+  OneTimePrekeyCounts count_one_time_prekeys(std::string_view account,
+                                             std::string_view device) override;
+  std::optional<StoredPrekey> claim_one_time_prekey(std::string_view account,
+                                                    std::string_view device,
+                                                    PrekeyKind kind) override;
+  CurrentPrekeys current_prekeys(std::string_view account, std::string_view device) override;
+
+ private:
+  explicit SqliteDeviceStore(const std::string& path);
+
+  sqlite::ConnectionPool pool_;
+};
+
+}  // namespace escrowless::keyservice
