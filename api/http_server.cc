@@ -1,0 +1,155 @@
+#include "api/http_server.h"
+
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <thread>
+
+#include "api/problem.h"
+#include "audit/encoding.h"
+#include "keyservice/error.h"
+
+namespace escrowless::api {
+namespace {
+
+std::string new_request_id() {
+  std::array<std::uint8_t, 8> bytes{};
+  RAND_bytes(bytes.data(), static_cast<int>(bytes.size()));
+  return audit::hex_encode(bytes);
+}
+
+bool setup_tls(SSL_CTX& ctx, const ServerOptions& options) {
+  SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(&ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                                SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // TLS 1.2: ECDHE with AEAD only. TLS 1.3 suites are all AEAD; OpenSSL's defaults stay.
+  if (SSL_CTX_set_cipher_list(&ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1) return false;
+  if (SSL_CTX_use_certificate_chain_file(&ctx, options.tls_cert.c_str()) != 1) {
+    spdlog::error("TLS: cannot load the certificate chain {}", options.tls_cert);
+    return false;
+  }
+  if (SSL_CTX_use_PrivateKey_file(&ctx, options.tls_key.c_str(), SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_check_private_key(&ctx) != 1) {
+    spdlog::error("TLS: cannot load the private key {} or it does not match the certificate",
+                  options.tls_key);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::unique_ptr<HttpServer> HttpServer::create(const ServerOptions& options, Metrics& metrics) {
+  auto server = std::make_unique<httplib::SSLServer>(
+      [options](SSL_CTX& ctx) { return setup_tls(ctx, options); });
+  if (!server->is_valid()) {
+    throw keyservice::Error(keyservice::ErrorKind::invalid_input,
+                            "cannot set up TLS with " + options.tls_cert + " and " + options.tls_key);
+  }
+  const int threads = options.threads;
+  server->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
+  server->set_payload_max_length(options.max_body_bytes);
+  server->set_read_timeout(10, 0);
+  server->set_write_timeout(10, 0);
+  server->set_keep_alive_max_count(1000);
+
+  std::unique_ptr<HttpServer> http(new HttpServer(std::move(server), metrics));
+  // Unmatched routes, bodies over the limit and malformed HTTP get problem+json too.
+  http->server_->set_error_handler([](const httplib::Request&, httplib::Response& response) {
+    if (!response.body.empty()) return;
+    const int status = response.status;
+    const std::string detail =
+        status == 404   ? "no such route"
+        : status == 413 ? "the request body is larger than allowed"
+        : status == 400 ? "malformed HTTP request (a POST or PUT needs a Content-Length header, 0 for no body)"
+                        : "the request could not be served";
+    send_problem(response, {status, status == 404 ? "not-found" : "invalid-request", detail}, {});
+  });
+  return http;
+}
+
+Handler HttpServer::wrap(std::string route, Handler handler) {
+  return [this, route = std::move(route), handler = std::move(handler)](
+             const httplib::Request& request, httplib::Response& response) {
+    const auto start = std::chrono::steady_clock::now();
+    const std::string request_id = new_request_id();
+    response.set_header("X-Request-Id", request_id);
+    try {
+      handler(request, response);
+      if (response.status == -1) response.status = 200;
+    } catch (...) {
+      std::string internal;
+      const Problem problem = problem_for(std::current_exception(), internal);
+      if (!internal.empty()) {
+        spdlog::error("request {} {} {}: {}", request_id, request.method, route, internal);
+      }
+      send_problem(response, problem, request_id);
+    }
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    metrics_.observe_request(route, request.method, response.status, seconds);
+    spdlog::info("request {} {} {} {} {:.3f}ms", request_id, request.method, route, response.status,
+                 seconds * 1000);
+  };
+}
+
+// Records the route and returns its regex: "{name}" becomes one path segment "([^/]+)".
+std::string HttpServer::add_route(const std::string& method, const std::string& path) {
+  routes_.push_back({method, path});
+  std::string regex;
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    if (path[i] == '{') {
+      const std::size_t close = path.find('}', i);
+      if (close == std::string::npos) throw std::logic_error("unclosed '{' in route " + path);
+      regex += "([^/]+)";
+      i = close;
+    } else if (std::string_view(".+*?()[]^$|\\").find(path[i]) != std::string_view::npos) {
+      regex += '\\';
+      regex += path[i];
+    } else {
+      regex += path[i];
+    }
+  }
+  return regex;
+}
+
+void HttpServer::get(const std::string& path, Handler handler) {
+  server_->Get(add_route("GET", path), wrap(path, std::move(handler)));
+}
+void HttpServer::post(const std::string& path, Handler handler) {
+  server_->Post(add_route("POST", path), wrap(path, std::move(handler)));
+}
+void HttpServer::put(const std::string& path, Handler handler) {
+  server_->Put(add_route("PUT", path), wrap(path, std::move(handler)));
+}
+void HttpServer::del(const std::string& path, Handler handler) {
+  server_->Delete(add_route("DELETE", path), wrap(path, std::move(handler)));
+}
+
+int HttpServer::bind(const std::string& host, int port) {
+  const int bound = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
+  if (bound < 0) {
+    throw keyservice::Error(keyservice::ErrorKind::unavailable,
+                            "cannot listen on " + host + ":" + std::to_string(port));
+  }
+  return bound;
+}
+
+void HttpServer::run() {
+  server_->listen_after_bind();
+  run_returned_ = true;
+}
+
+void HttpServer::wait_until_running() const {
+  while (!server_->is_running() && !run_returned_) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+void HttpServer::stop() {
+  // httplib's stop() before its listen loop has begun would be lost, and run() would never end.
+  wait_until_running();
+  server_->stop();
+}
+
+}  // namespace escrowless::api

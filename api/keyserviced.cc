@@ -1,0 +1,144 @@
+// keyserviced: the Escrowless key service over HTTPS.
+//
+//   keyserviced --config DATA_DIR/keyservice.conf     (written by keyadmin init)
+//
+// Exit codes: 0 after a clean shutdown (SIGTERM or SIGINT: stops accepting, finishes in-flight
+// writes), 1 when it cannot start (token, PIN, log, TLS: the message says which), 2 usage.
+#include <signal.h>
+
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "api/routes.h"
+#include "api/logging.h"
+#include "api/service.h"
+#include "audit/encoding.h"
+#include "keyservice/log/log_init.h"
+#include "keyservice/log/token_entries.h"
+#include "keyservice/store/sqlite_device_store.h"
+
+namespace {
+
+using namespace escrowless;
+
+audit::Hash parse_admin_hash(const std::string& hex) {
+  const std::vector<std::uint8_t> bytes = audit::hex_decode(hex);
+  if (bytes.size() != audit::kHashSize) {
+    throw std::invalid_argument("admin-credential-sha256 must be 64 hex digits");
+  }
+  return audit::hash_from_bytes(bytes);
+}
+
+// Logs an hsm.inventory every `interval` seconds until `stop` is set.
+class InventoryTimer {
+ public:
+  InventoryTimer(api::Service& service, int interval) : service_(service), interval_(interval) {
+    if (interval_ > 0) thread_ = std::thread([this] { run(); });
+  }
+  ~InventoryTimer() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mutex_);
+    while (!wake_.wait_for(lock, std::chrono::seconds(interval_), [this] { return stopping_; })) {
+      lock.unlock();
+      try {
+        const auto entry = keyservice::take_inventory_entry(service_.token).to_bytes();
+        const auto receipt = service_.log.append(std::string(entry.begin(), entry.end())).get();
+        spdlog::info("inventory logged at index {}", receipt.index);
+      } catch (const std::exception& e) {
+        spdlog::error("scheduled inventory failed: {}", e.what());
+      }
+      lock.lock();
+    }
+  }
+
+  api::Service& service_;
+  const int interval_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+int serve(const keyservice::ServiceConfig& config) {
+  if (!config.softhsm_conf.empty()) ::setenv("SOFTHSM2_CONF", config.softhsm_conf.c_str(), 1);
+  const audit::Hash admin_hash = parse_admin_hash(config.admin_credential_sha256);
+  const auto token = pkcs11::Token::open(pkcs11::Uri::parse(config.token));
+  spdlog::info("token '{}' (serial {}) opened", token->info().label, token->info().serial);
+  const std::string db = (std::filesystem::path(config.data_dir) / keyservice::kLogDatabaseName).string();
+  auto log = keyservice::TransparencyLog::open(db, token->pool(), {});
+  spdlog::info("log {} verified: {} entries, origin {}", db, log->size(), log->origin());
+
+  auto store = keyservice::SqliteDeviceStore::open(
+      (std::filesystem::path(config.data_dir) / "devices.db").string(), true);
+  keyservice::Devices devices(*token, *log, *store);
+  keyservice::PrekeyService prekeys(*token, *log, *store);
+  api::Metrics metrics;
+  api::Service service{*log, *token, devices, prekeys, config, admin_hash, metrics};
+  auto server = api::make_server(
+      service, {config.tls_cert, config.tls_key, config.threads, config.max_body_bytes});
+  const int port = server->bind(config.listen, config.port);
+  spdlog::info("listening on https://{}:{}", config.listen, port);
+  std::thread http([&server] { server->run(); });
+  InventoryTimer inventories(service, config.inventory_interval);
+
+  // SIGTERM and SIGINT are blocked in every thread (see main) and taken here.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  int received = 0;
+  sigwait(&signals, &received);
+  spdlog::info("signal {}: stopping; finishing in-flight requests and writes", received);
+  server->stop();
+  http.join();
+  log->stop();
+  spdlog::info("stopped cleanly");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Block the shutdown signals before any thread starts, so every thread inherits the mask and
+  // only sigwait() in serve() receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  CLI::App app{"keyserviced: the Escrowless key service over HTTPS"};
+  keyservice::ServiceConfig config;
+  app.set_config("--config", "", "Configuration file (keyadmin init writes DATA_DIR/keyservice.conf)");
+  keyservice::add_config_options(app, config);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+  api::setup_logging(config.log_format, config.log_level);
+  try {
+    return serve(config);
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot start: {}", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,45 @@
+// Prometheus text-format metrics: requests by route and status, a latency histogram per route,
+// and gauges the service sets (log size, HSM operations). Route names are the route patterns,
+// never raw paths, so the number of series stays bounded whatever clients send.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace escrowless::api {
+
+class Metrics {
+ public:
+  void observe_request(const std::string& route, const std::string& method, int status, double seconds);
+
+  // Values read when /metrics is served: name, help text, and a function giving the value.
+  void add_gauge(std::string name, std::string help, std::function<double()> value);
+
+  std::string render() const;
+
+ private:
+  static constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                      0.05,   0.1,   0.25,   0.5,   1.0,  2.5};
+  struct Histogram {
+    std::array<std::uint64_t, kBuckets.size()> counts{};
+    std::uint64_t count = 0;
+    double sum = 0;
+  };
+  struct Gauge {
+    std::string name, help;
+    std::function<double()> value;
+  };
+
+  mutable std::mutex mutex_;
+  std::map<std::tuple<std::string, std::string, int>, std::uint64_t> requests_;
+  std::map<std::string, Histogram> latency_;
+  std::vector<Gauge> gauges_;
+};
+
+}  // namespace escrowless::api

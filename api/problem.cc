@@ -1,0 +1,85 @@
+#include "api/problem.h"
+
+#include <nlohmann/json.hpp>
+
+#include "audit/error.h"
+#include "keyservice/error.h"
+#include "pkcs11/error.h"
+
+namespace escrowless::api {
+namespace {
+
+const char* title_of(int status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 503: return "Service Unavailable";
+    default: return status >= 500 ? "Internal Server Error" : "Error";
+  }
+}
+
+}  // namespace
+
+ApiError bad_request(const std::string& detail) { return ApiError(400, "invalid-request", detail); }
+ApiError unauthorized(const std::string& detail) { return ApiError(401, "unauthorized", detail); }
+ApiError forbidden(const std::string& detail) { return ApiError(403, "forbidden", detail); }
+ApiError not_found(const std::string& detail) { return ApiError(404, "not-found", detail); }
+
+// The one table from error kinds to HTTP answers.
+Problem problem_for(const std::exception_ptr& error, std::string& internal) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const ApiError& e) {
+    return e.problem();
+  } catch (const keyservice::Error& e) {
+    using K = keyservice::ErrorKind;
+    switch (e.kind()) {
+      case K::invalid_input: return {400, "invalid-request", e.what()};
+      case K::not_found: return {404, "not-found", e.what()};
+      case K::conflict: return {409, "conflict", e.what()};
+      case K::unavailable: return {503, "unavailable", e.what()};
+      case K::integrity:
+      case K::internal: break;
+    }
+    internal = e.what();
+  } catch (const pkcs11::Error& e) {
+    using K = pkcs11::ErrorKind;
+    if (e.kind() == K::unavailable || e.kind() == K::authentication) {
+      internal = e.what();  // logged; the client only learns the token is unavailable
+      return {503, "token-unavailable", "the HSM token is unavailable; try again later"};
+    }
+    internal = e.what();
+  } catch (const audit::Error& e) {
+    if (e.kind() == audit::ErrorKind::invalid_input) return {400, "invalid-request", e.what()};
+    internal = e.what();
+  } catch (const std::exception& e) {
+    internal = e.what();
+  } catch (...) {
+    internal = "unknown exception";
+  }
+  return {500, "internal", "internal error; the server log has the details"};
+}
+
+void send_problem(httplib::Response& response, const Problem& problem, const std::string& request_id) {
+  nlohmann::json body = {
+      {"type", "urn:escrowless:problem:" + problem.slug},
+      {"title", title_of(problem.status)},
+      {"status", problem.status},
+      {"detail", problem.detail},
+  };
+  if (!request_id.empty()) body["request_id"] = request_id;
+  response.status = problem.status;
+  if (problem.status == 401) response.set_header("WWW-Authenticate", "Bearer");
+  if (problem.status == 503) response.set_header("Retry-After", "5");
+  response.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                       "application/problem+json");
+}
+
+}  // namespace escrowless::api

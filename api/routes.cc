@@ -1,0 +1,37 @@
+#include "api/routes.h"
+
+namespace escrowless::api {
+namespace {
+
+void add_gauges(Service& service) {
+  Metrics& m = service.metrics;
+  keyservice::TransparencyLog& log = service.log;
+  pkcs11::SessionPool& pool = service.token.pool();
+  m.add_gauge("escrowless_log_size", "Entries covered by the newest signed checkpoint.",
+              [&log] { return static_cast<double>(log.size()); });
+  m.add_gauge("escrowless_log_batches_total", "Batches sequenced since start.",
+              [&log] { return static_cast<double>(log.stats().batches); });
+  m.add_gauge("escrowless_log_signing_failures_total", "Checkpoint signatures that failed since start.",
+              [&log] { return static_cast<double>(log.stats().signing_failures); });
+  m.add_gauge("escrowless_hsm_sessions_open", "Sessions open on the token.",
+              [&pool] { return static_cast<double>(pool.stats().open); });
+  m.add_gauge("escrowless_hsm_sessions_discarded_total", "Sessions dropped after token errors.",
+              [&pool] { return static_cast<double>(pool.stats().discarded); });
+  m.add_gauge("escrowless_hsm_logins_total", "Logins to the token since start.",
+              [&pool] { return static_cast<double>(pool.stats().logins); });
+}
+
+}  // namespace
+
+std::unique_ptr<HttpServer> make_server(Service& service, const ServerOptions& options) {
+  auto server = HttpServer::create(options, service.metrics);
+  add_ops_routes(*server, service);
+  add_log_routes(*server, service);
+  add_admin_routes(*server, service);
+  add_device_routes(*server, service);
+  add_prekey_routes(*server, service);
+  add_gauges(service);
+  return server;
+}
+
+}  // namespace escrowless::api

@@ -1,0 +1,249 @@
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+#include <openssl/rand.h>
+
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "audit/checkpoint.h"
+#include "audit/encoding.h"
+#include "audit/log_entry.h"
+#include "audit/prekey.h"
+#include "audit/prekey_batch.h"
+#include "audit/proof_verify.h"
+#include "tests/api/server_fixture.h"
+
+using namespace escrowless;
+using escrowless::testing::ServerFixture;
+using escrowless::testing::expect_json;
+using nlohmann::json;
+
+namespace {
+
+
+std::vector<std::uint8_t> random_bytes(std::size_t n) {
+  std::vector<std::uint8_t> bytes(n);
+  REQUIRE(RAND_bytes(bytes.data(), static_cast<int>(n)) == 1);
+  return bytes;
+}
+
+json prekey(std::uint32_t key_id, std::size_t size) {
+  return {{"key_id", key_id}, {"public_key", audit::base64_encode(random_bytes(size))}};
+}
+
+struct Enrolled {
+  std::string account, device, credential;
+  httplib::Headers auth() const { return ServerFixture::bearer(credential); }
+  std::string path(const std::string& rest) const { return "/v1/accounts/" + account + "/devices/" + device + rest; }
+};
+
+Enrolled enroll(ServerFixture& server, httplib::SSLClient& client, const std::string& account) {
+  const json made = expect_json(client.Post(("/v1/accounts/" + account + "/devices").c_str(), server.admin_headers(), "", "application/json"), 201);
+  return {account, made.at("device_id"), made.at("credential")};
+}
+
+json upload_body(int one_time, int pq_one_time) {
+  json body = {{"signed_prekey", prekey(1, 32)}, {"pq_last_resort_prekey", prekey(2, 1184)}};
+  for (int i = 0; i < one_time; ++i) body["one_time_prekeys"].push_back(prekey(static_cast<std::uint32_t>(100 + i), 32));
+  for (int i = 0; i < pq_one_time; ++i) body["pq_one_time_prekeys"].push_back(prekey(static_cast<std::uint32_t>(500 + i), 1184));
+  return body;
+}
+
+// What a client does with a bundle response (docs/protocol.md section 3), with the audit core.
+// Returns the one-time X25519 key id handed out, if any.
+std::optional<std::uint32_t> verify_bundles(const json& response, const audit::VerifierKey& verifier,
+                                            std::size_t expected_bundles) {
+  const audit::Checkpoint checkpoint =
+      audit::open_checkpoint(response.at("checkpoint").get<std::string>(), verifier.name(), std::span(&verifier, 1));
+  REQUIRE(checkpoint.size == response.at("tree_size"));
+  std::map<std::uint64_t, audit::LogEntry> entries;
+  for (const json& e : response.at("entries")) {
+    const auto data = audit::base64_decode(e.at("data").get<std::string>());
+    std::vector<audit::Hash> proof;
+    for (const auto& h : e.at("inclusion_proof")) proof.push_back(audit::hash_from_base64(h.get<std::string>()));
+    audit::verify_inclusion(e.at("index"), checkpoint.size, audit::leaf_hash(data), proof, checkpoint.root);
+    entries.emplace(e.at("index").get<std::uint64_t>(), audit::parse_entry(data));
+  }
+  REQUIRE(response.at("bundles").size() == expected_bundles);
+  std::optional<std::uint32_t> one_time_id;
+  for (const json& bundle : response.at("bundles")) {
+    const auto& enrolled = std::get<audit::DeviceEnrolled>(entries.at(bundle.at("identity_key").at("enrolled_index")).body);
+    const std::string account = bundle.at("account"), device = bundle.at("device_id");
+    REQUIRE(enrolled.account == account);
+    REQUIRE(enrolled.device == device);
+    REQUIRE(audit::base64_encode(enrolled.identity_key.public_key) == bundle.at("identity_key").at("public_key"));
+    for (const char* member : {"signed_prekey", "pq_prekey", "one_time_prekey"}) {
+      if (!bundle.contains(member)) continue;
+      const json& key = bundle.at(member);
+      const auto kind = audit::parse_prekey_kind(key.at("kind").get<std::string>());
+      const std::uint32_t key_id = key.at("key_id");
+      const auto public_key = audit::base64_decode(key.at("public_key").get<std::string>());
+      const auto signature = audit::base64_decode(key.at("signature").get<std::string>());
+      const auto& logged = std::get<audit::PrekeysSigned>(entries.at(key.at("log_index")).body);
+      REQUIRE(logged.identity_key_sha256 == enrolled.identity_key.public_key_sha256());
+      REQUIRE(audit::verify_prekey_signature(
+          enrolled.identity_key.algorithm, enrolled.identity_key.public_key,
+          audit::prekey_signature_message(kind, account, device, key_id, public_key), signature));
+      if (audit::is_one_time(kind)) {
+        const auto& batch = kind == audit::PrekeyKind::one_time_prekey ? *logged.one_time_prekeys : *logged.pq_one_time_prekeys;
+        std::vector<audit::Hash> path;
+        for (const auto& h : key.at("batch").at("path")) path.push_back(audit::hash_from_base64(h.get<std::string>()));
+        audit::verify_prekey_in_batch(kind, key_id, public_key, signature, key.at("batch").at("index"), batch.count,
+                                      path, batch.root);
+        if (kind == audit::PrekeyKind::one_time_prekey) one_time_id = key_id;
+      } else {
+        const auto& logged_key = kind == audit::PrekeyKind::signed_prekey ? *logged.signed_prekey : *logged.pq_last_resort_prekey;
+        REQUIRE(logged_key.public_key == public_key);
+        REQUIRE(logged_key.signature == signature);
+      }
+    }
+  }
+  return one_time_id;
+}
+
+}  // namespace
+
+TEST_CASE("prekey api: upload is signed in the token, logged, counted and served in verified bundles", "[http][hsm]") {
+  ServerFixture server;
+  auto client = server.client();
+  const Enrolled alice = enroll(server, *client, "alice");
+  const json body = upload_body(100, 3);
+  const json uploaded = expect_json(client->Put(alice.path("/prekeys").c_str(), alice.auth(), body.dump(), "application/json"), 200);
+
+  // Every returned signature verifies with OpenSSL under the identity key.
+  const json devices = expect_json(client->Get("/v1/accounts/alice/devices", alice.auth()), 200);
+  const auto identity = audit::base64_decode(devices.at("devices")[0].at("identity_key").at("public_key").get<std::string>());
+  const auto check = [&](audit::PrekeyKind kind, const json& sent, const json& returned) {
+    REQUIRE(sent.at("key_id") == returned.at("key_id"));
+    CHECK(audit::verify_prekey_signature(
+        audit::KeyAlgorithm::ed25519, identity,
+        audit::prekey_signature_message(kind, "alice", alice.device, sent.at("key_id"),
+                                        audit::base64_decode(sent.at("public_key").get<std::string>())),
+        audit::base64_decode(returned.at("signature").get<std::string>())));
+  };
+  const json& signatures = uploaded.at("signatures");
+  check(audit::PrekeyKind::signed_prekey, body.at("signed_prekey"), signatures.at("signed_prekey"));
+  check(audit::PrekeyKind::pq_last_resort_prekey, body.at("pq_last_resort_prekey"), signatures.at("pq_last_resort_prekey"));
+  REQUIRE(signatures.at("one_time_prekeys").size() == 100);
+  for (std::size_t i = 0; i < 100; ++i) {
+    check(audit::PrekeyKind::one_time_prekey, body.at("one_time_prekeys")[i], signatures.at("one_time_prekeys")[i]);
+  }
+  for (std::size_t i = 0; i < 3; ++i) {
+    check(audit::PrekeyKind::pq_one_time_prekey, body.at("pq_one_time_prekeys")[i], signatures.at("pq_one_time_prekeys")[i]);
+  }
+
+  const json counts = expect_json(client->Get(alice.path("/prekeys/count").c_str(), alice.auth()), 200);
+  CHECK(counts.at("one_time_prekeys") == 100);
+  CHECK(counts.at("pq_one_time_prekeys") == 3);
+
+  // Another account's device fetches alice's bundles: 3 use the one-time ML-KEM keys, then the
+  // last-resort key is served.
+  const Enrolled bob = enroll(server, *client, "bob");
+  for (int i = 0; i < 4; ++i) {
+    const json bundle = expect_json(client->Get(alice.path("/bundle").c_str(), bob.auth()), 200);
+    CHECK(verify_bundles(bundle, server.log().verifier(), 1));
+    CHECK(bundle.at("bundles")[0].at("pq_prekey").at("kind") == (i < 3 ? "pq_one_time_prekey" : "pq_last_resort_prekey"));
+  }
+  const json all = expect_json(client->Get("/v1/accounts/alice/bundles", server.admin_headers()), 200);
+  verify_bundles(all, server.log().verifier(), 1);
+  CHECK(expect_json(client->Get(alice.path("/prekeys/count").c_str(), server.admin_headers()), 200).at("one_time_prekeys") == 95);
+}
+
+TEST_CASE("prekey api: 8 concurrent fetchers drain 100 one-time prekeys, each handed out once", "[http][hsm]") {
+  ServerFixture server;
+  auto client = server.client();
+  const Enrolled alice = enroll(server, *client, "alice");
+  expect_json(client->Put(alice.path("/prekeys").c_str(), alice.auth(), upload_body(100, 0).dump(), "application/json"), 200);
+  const Enrolled reader = enroll(server, *client, "carol");
+
+  std::mutex mutex;
+  std::multiset<std::uint32_t> handed_out;
+  int without_key = 0, failures = 0;
+  std::vector<std::thread> fetchers;
+  for (int t = 0; t < 8; ++t) {
+    fetchers.emplace_back([&] {
+      auto own = server.client();
+      for (int i = 0; i < 16; ++i) {
+        const auto result = own->Get(alice.path("/bundle").c_str(), reader.auth());
+        std::lock_guard lock(mutex);
+        if (!result || result->status != 200) {
+          ++failures;
+          continue;
+        }
+        const json bundle = json::parse(result->body);
+        const json& b = bundle.at("bundles")[0];
+        if (b.contains("one_time_prekey")) {
+          handed_out.insert(b.at("one_time_prekey").at("key_id").get<std::uint32_t>());
+        } else {
+          ++without_key;
+        }
+      }
+    });
+  }
+  for (auto& fetcher : fetchers) fetcher.join();
+  CHECK(failures == 0);
+  CHECK(handed_out.size() == 100);
+  CHECK(std::set<std::uint32_t>(handed_out.begin(), handed_out.end()).size() == 100);  // no key twice
+  CHECK(without_key == 8 * 16 - 100);
+  CHECK(expect_json(client->Get(alice.path("/prekeys/count").c_str(), alice.auth()), 200).at("one_time_prekeys") == 0);
+}
+
+TEST_CASE("prekey api: who may upload, count and fetch", "[http][hsm]") {
+  ServerFixture server;
+  auto client = server.client();
+  const Enrolled alice = enroll(server, *client, "alice");
+  const json second = expect_json(client->Post("/v1/accounts/alice/devices", alice.auth(), "", "application/json"), 201);
+  const Enrolled bob = enroll(server, *client, "bob");
+  const std::string body = upload_body(1, 0).dump();
+  expect_json(client->Put(alice.path("/prekeys").c_str(), server.admin_headers(), body, "application/json"), 403);
+  expect_json(client->Put(alice.path("/prekeys").c_str(), ServerFixture::bearer(second.at("credential")), body, "application/json"), 403);
+  expect_json(client->Put(alice.path("/prekeys").c_str(), bob.auth(), body, "application/json"), 403);
+  expect_json(client->Put(alice.path("/prekeys").c_str(), httplib::Headers{}, body, "application/json"), 401);
+  expect_json(client->Get(alice.path("/prekeys/count").c_str(), bob.auth()), 403);
+  expect_json(client->Get(alice.path("/prekeys/count").c_str()), 401);
+  expect_json(client->Get(alice.path("/bundle").c_str()), 401);
+  expect_json(client->Get("/v1/accounts/alice/bundles"), 401);
+  expect_json(client->Get("/v1/accounts/alice/bundles", ServerFixture::bearer("forged")), 401);
+  server.config().anonymous_fetch = true;
+  expect_json(client->Get(alice.path("/bundle").c_str()), 200);
+  expect_json(client->Get(("/v1/accounts/alice/devices/" + alice.device + "x/bundle").c_str()), 404);
+}
+
+TEST_CASE("prekey api: malformed uploads are refused naming the field", "[http][hsm]") {
+  ServerFixture server;
+  auto client = server.client();
+  const Enrolled alice = enroll(server, *client, "alice");
+  json too_many = json::array();
+  for (int i = 0; i < 101; ++i) too_many.push_back(prekey(static_cast<std::uint32_t>(i), 32));
+  const std::vector<std::pair<json, std::string>> cases = {
+      {json::object(), "holds no prekey"},
+      {{{"signed_prekey", prekey(1, 31)}}, "signed_prekey: key 1: public key must be 32 bytes, got 31"},
+      {{{"signed_prekey", prekey(1, 33)}}, "must be 32 bytes, got 33"},
+      {{{"pq_last_resort_prekey", prekey(1, 1183)}}, "must be 1184 bytes, got 1183"},
+      {{{"signed_prekey", {{"key_id", 1}}}}, "signed_prekey.public_key: must be a base64 string"},
+      {{{"signed_prekey", {{"key_id", -1}, {"public_key", "AAAA"}}}}, "signed_prekey.key_id"},
+      {{{"signed_prekey", {{"key_id", 4294967296ULL}, {"public_key", "AAAA"}}}}, "signed_prekey.key_id"},
+      {{{"signed_prekey", {{"key_id", 1.5}, {"public_key", "AAAA"}}}}, "signed_prekey.key_id"},
+      {{{"signed_prekey", {{"key_id", 1}, {"public_key", "not base64!"}}}}, "not valid base64"},
+      {{{"signed_prekey", {{"key_id", 1}, {"public_key", audit::base64_encode(random_bytes(32)) + " "}}}}, "not valid base64"},
+      {{{"signed_prekey", {{"key_id", 1}, {"public_key", "AAAA"}, {"extra", 1}}}}, "unknown field 'extra'"},
+      {{{"signed_prekey", "AAAA"}}, "must be an object"},
+      {{{"one_time_prekeys", json::array()}}, "1 to 100 keys, got 0"},
+      {{{"one_time_prekeys", too_many}}, "at most 100 keys"},
+      {{{"one_time_prekeys", {prekey(7, 32), prekey(7, 32)}}}, "key id 7 appears twice"},
+      {{{"one_time_prekeys", prekey(7, 32)}}, "must be an array"},
+      {{{"pq_one_time_prekeys", {prekey(1, 32)}}}, "must be 1184 bytes"},
+      {{{"one_time_prekey", {prekey(1, 32)}}}, "unknown field 'one_time_prekey'"},
+  };
+  for (const auto& [body, detail] : cases) {
+    INFO(body.dump().substr(0, 200));
+    const json problem = expect_json(client->Put(alice.path("/prekeys").c_str(), alice.auth(), body.dump(), "application/json"), 400);
+    CHECK_THAT(problem.at("detail").get<std::string>(), Catch::Contains(detail));
+  }
+  // Nothing of the refused uploads was stored or logged as prekeys.
+  CHECK(expect_json(client->Get(alice.path("/prekeys/count").c_str(), alice.auth()), 200).at("one_time_prekeys") == 0);
+  expect_json(client->Put(alice.path("/prekeys").c_str(), alice.auth(), "{\"signed_prekey\":", "application/json"), 400);
+  expect_json(client->Put(alice.path("/prekeys").c_str(), alice.auth(), "{}", "text/plain"), 415);
+}
