@@ -35,7 +35,12 @@ void Metrics::observe_request(const std::string& route, const std::string& metho
 
 void Metrics::add_gauge(std::string name, std::string help, std::function<double()> value) {
   std::lock_guard lock(mutex_);
-  gauges_.push_back({std::move(name), std::move(help), std::move(value)});
+  gauges_.push_back({std::move(name), std::move(help), std::move(value), "gauge"});
+}
+
+void Metrics::add_counter(std::string name, std::string help, std::function<double()> value) {
+  std::lock_guard lock(mutex_);
+  gauges_.push_back({std::move(name), std::move(help), std::move(value), "counter"});
 }
 
 std::string Metrics::render() const {
@@ -73,7 +78,7 @@ std::string Metrics::render() const {
     } catch (const std::exception&) {
       continue;  // a gauge that can't be read now (store unavailable) is left out, not faked
     }
-    out << "# HELP " << gauge.name << " " << gauge.help << "\n# TYPE " << gauge.name << " gauge\n"
+    out << "# HELP " << gauge.name << " " << gauge.help << "\n# TYPE " << gauge.name << " " << gauge.type << "\n"
         << gauge.name << " " << value << "\n";
   }
   return out.str();

@@ -19,7 +19,9 @@ class Metrics {
   void observe_request(const std::string& route, const std::string& method, int status, double seconds);
 
   // Values read when /metrics is served: name, help text, and a function giving the value.
+  // A counter only ever grows (its name ends in _total); a gauge may go up and down.
   void add_gauge(std::string name, std::string help, std::function<double()> value);
+  void add_counter(std::string name, std::string help, std::function<double()> value);
 
   std::string render() const;
 
@@ -34,6 +36,7 @@ class Metrics {
   struct Gauge {
     std::string name, help;
     std::function<double()> value;
+    const char* type;
   };
 
   mutable std::mutex mutex_;

@@ -9,16 +9,20 @@ void add_gauges(Service& service) {
   pkcs11::SessionPool& pool = service.token.pool();
   m.add_gauge("escrowless_log_size", "Entries covered by the newest signed checkpoint.",
               [&log] { return static_cast<double>(log.size()); });
-  m.add_gauge("escrowless_log_batches_total", "Batches sequenced since start.",
+  m.add_counter("escrowless_log_batches_total", "Batches sequenced since start.",
               [&log] { return static_cast<double>(log.stats().batches); });
-  m.add_gauge("escrowless_log_signing_failures_total", "Checkpoint signatures that failed since start.",
+  m.add_counter("escrowless_log_signing_failures_total", "Checkpoint signatures that failed since start.",
               [&log] { return static_cast<double>(log.stats().signing_failures); });
   m.add_gauge("escrowless_hsm_sessions_open", "Sessions open on the token.",
               [&pool] { return static_cast<double>(pool.stats().open); });
-  m.add_gauge("escrowless_hsm_sessions_discarded_total", "Sessions dropped after token errors.",
+  m.add_counter("escrowless_hsm_sessions_discarded_total", "Sessions dropped after token errors.",
               [&pool] { return static_cast<double>(pool.stats().discarded); });
-  m.add_gauge("escrowless_hsm_logins_total", "Logins to the token since start.",
+  m.add_counter("escrowless_hsm_logins_total", "Logins to the token since start.",
               [&pool] { return static_cast<double>(pool.stats().logins); });
+  m.add_counter("escrowless_hsm_operations_total", "Token operations (sign, generate, find, read) since start.",
+              [&pool] { return static_cast<double>(pool.stats().operations); });
+  m.add_counter("escrowless_hsm_errors_total", "Token operations that failed since start.",
+              [&pool] { return static_cast<double>(pool.stats().failures); });
 }
 
 }  // namespace

@@ -71,6 +71,8 @@ SessionPool::Stats SessionPool::stats() const {
   std::lock_guard lock(mutex_);
   Stats copy = stats_;
   copy.idle = idle_.size();
+  copy.operations = operations_.load(std::memory_order_relaxed);
+  copy.failures = failures_.load(std::memory_order_relaxed);
   return copy;
 }
 

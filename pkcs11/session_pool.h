@@ -35,6 +35,8 @@ class SessionPool {
     std::uint64_t opened = 0;    // sessions opened since creation
     std::uint64_t discarded = 0; // sessions dropped after a device or session error
     std::uint64_t logins = 0;    // successful C_Login calls
+    std::uint64_t operations = 0;  // run() calls
+    std::uint64_t failures = 0;    // run() calls that ended in an error
   };
 
   // Opens the first session and, when a PIN is given, logs in at once so that a wrong PIN fails
@@ -96,17 +98,25 @@ class SessionPool {
   std::vector<Session> idle_;
   Stats stats_;
   std::atomic<std::uint64_t> login_count_{0};
+  std::atomic<std::uint64_t> operations_{0};
+  std::atomic<std::uint64_t> failures_{0};
 };
 
 template <class F>
 std::invoke_result_t<F&, Session&> SessionPool::run(F&& f) {
-  for (bool first_attempt = true;; first_attempt = false) {
-    Lease lease(*this, borrow());
-    try {
-      return f(lease.session());
-    } catch (const Error& error) {
-      if (!handle_failure(error, lease, first_attempt)) throw;
+  operations_.fetch_add(1, std::memory_order_relaxed);
+  try {
+    for (bool first_attempt = true;; first_attempt = false) {
+      Lease lease(*this, borrow());
+      try {
+        return f(lease.session());
+      } catch (const Error& error) {
+        if (!handle_failure(error, lease, first_attempt)) throw;
+      }
     }
+  } catch (...) {
+    failures_.fetch_add(1, std::memory_order_relaxed);
+    throw;
   }
 }
 

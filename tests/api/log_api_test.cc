@@ -76,6 +76,8 @@ TEST_CASE("log api: ops routes answer", "[http][hsm]") {
   CHECK_THAT(metrics->body, Catch::Contains("escrowless_http_requests_total{route=\"/readyz\",method=\"GET\",status=\"200\"} 1"));
   CHECK_THAT(metrics->body, Catch::Contains("escrowless_log_size 0"));
   CHECK_THAT(metrics->body, Catch::Contains("escrowless_hsm_sessions_open"));
+  CHECK_THAT(metrics->body, Catch::Contains("escrowless_hsm_operations_total"));
+  CHECK_THAT(metrics->body, Catch::Contains("escrowless_hsm_errors_total 0"));
 }
 
 TEST_CASE("admin api: inventory is logged with a proof, token info is served", "[http][hsm]") {
