@@ -14,8 +14,9 @@
 // ML-KEM-768 last-resort key):
 //   with one-time key   signed + last-resort + an X25519 one-time prekey (claimed: a write
 //                       transaction per fetch). Keys are spread over enough devices of one account
-//                       (an upload replaces a device's one-time list, at most 100 keys), all
-//                       refilled to 100 before every real round; fetches that found none are counted.
+//                       (an upload replaces a device's one-time list, at most 100 keys), fetched
+//                       round robin, and all refilled to 100 whenever the next round could run
+//                       short; fetches that found none are counted.
 //   last-resort only    a device that has uploaded only its signed and last-resort prekeys.
 // Then the queueing case: 32 connections against the default 8 worker threads (cpp-httplib keeps
 // a keep-alive connection on one worker until it closes, so the other connections wait).
@@ -138,6 +139,9 @@ struct Fixture {
                 200, "last-resort upload");
   }
 
+  std::uint64_t claimed = 0;  // one-time fetches since the last refill (spread evenly by round robin)
+  std::uint64_t refills = 0;
+
   // At least `count` one-time devices, each refilled to 100 one-time keys. A fresh connection
   // each time: the server closes keep-alive connections idle for 5 s.
   void refill(std::size_t count) {
@@ -148,6 +152,17 @@ struct Fixture {
                              upload_body(kOneTimePerDevice, 1000, true), "application/json"),
                   200, "one-time upload");
     }
+    claimed = 0;
+    ++refills;
+  }
+
+  // Enough one-time keys left for `keys` more fetches (round robin over the devices keeps what
+  // is left even), else refill, with at least `devices` devices.
+  void ensure(std::size_t devices, std::uint64_t keys) {
+    const std::uint64_t left = one_time.size() * kOneTimePerDevice - std::min<std::uint64_t>(
+                                                                          claimed, one_time.size() * kOneTimePerDevice);
+    if (one_time.size() >= devices && left >= keys) return;
+    refill(std::max(devices, one_time.size()));
   }
 };
 
@@ -266,18 +281,25 @@ int run(const Options& options) {
       for (int round = 0; round < options.rounds; ++round) {
         if (mode == Mode::one_time) {
           // Enough keys for the round at the last-resort rate (an upper bound), plus a margin.
-          const double want = std::max(lr_rate, 100.0) * options.seconds * 1.3 / kOneTimePerDevice;
-          fixture.refill(std::min<std::size_t>(static_cast<std::size_t>(want) + 1, 2000));
+          const double keys = std::max(lr_rate, 100.0) * options.seconds * 1.3;
+          fixture.ensure(std::min<std::size_t>(static_cast<std::size_t>(keys / kOneTimePerDevice) + 1, 2000),
+                         static_cast<std::uint64_t>(keys));
         }
         accumulate(row.bare, fetch_round(fixture, {bare.port(), false}, mode, connections, warm_up, options.seconds));
-        accumulate(row.real, fetch_round(fixture, {real.port(), true}, mode, connections, warm_up, options.seconds));
+        RoundResult real_round = fetch_round(fixture, {real.port(), true}, mode, connections, warm_up, options.seconds);
+        // Every fetch sent may have claimed a key, also those dropped at the end of the window.
+        if (mode == Mode::one_time) {
+          fixture.claimed += real_round.ops + static_cast<std::uint64_t>(connections);
+          for (const auto& [code, n] : real_round.failures) fixture.claimed += n;
+        }
+        accumulate(row.real, std::move(real_round));
       }
       if (mode == Mode::last_resort) lr_rate = static_cast<double>(row.real.ops) / row.real.seconds;
       print_row(mode, connections, row);
     }
   }
-  std::printf("(one-time devices: %zu, refilled to 100 keys each before every real one-time round)\n",
-              fixture.one_time.size());
+  std::printf("(one-time keys: %zu devices of 100 each, refilled %" PRIu64 " times, whenever a round could run short)\n",
+              fixture.one_time.size(), fixture.refills);
 
   if (options.queue_threads > 0) {
     const int connections = *std::max_element(options.connections.begin(), options.connections.end());
