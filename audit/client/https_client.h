@@ -1,0 +1,59 @@
+// The one HTTPS client of the verifying tools (keyaudit, keyclient): GETs against a keyserviced
+// base URL with the server certificate verified (a given CA file, else the system's store), TLS
+// 1.2 or later. Lives beside the audit core, not in it, so an app can link the verification
+// without an HTTP stack.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace httplib {
+class SSLClient;
+}
+
+namespace escrowless::audit::client {
+
+// The server could not be asked: bad URL, connection or TLS failure, or a non-2xx answer (the
+// message names the status and the problem+json detail). Tools map it to "exit 2", apart from
+// a verification failure, which is the server's answer not checking.
+class FetchError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// "https://host[:port][/base]"; the port defaults to 443. IPv6 hosts in brackets.
+struct ServerUrl {
+  std::string host;
+  int port = 443;
+  std::string base_path;  // no trailing '/', may be empty
+
+  static ServerUrl parse(std::string_view url);  // throws FetchError naming what is wrong
+};
+
+struct ClientOptions {
+  std::optional<std::string> ca_file;  // PEM bundle to trust instead of the system store
+  std::string bearer;                  // sent as "Authorization: Bearer ..." when not empty
+  int timeout_seconds = 30;
+};
+
+class HttpsClient {
+ public:
+  HttpsClient(const ServerUrl& url, ClientOptions options);
+  ~HttpsClient();
+  HttpsClient(const HttpsClient&) = delete;
+  HttpsClient& operator=(const HttpsClient&) = delete;
+
+  // GET base_path + `path` (which starts with '/' and may carry a query); the body of a 2xx answer.
+  std::string get(const std::string& path) const;
+
+ private:
+  ServerUrl url_;
+  std::string bearer_;
+  std::unique_ptr<httplib::SSLClient> client_;
+};
+
+}  // namespace escrowless::audit::client
