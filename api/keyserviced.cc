@@ -84,8 +84,9 @@ int serve(const keyservice::ServiceConfig& config) {
 
   auto store = keyservice::SqliteDeviceStore::open(
       (std::filesystem::path(config.data_dir) / "devices.db").string(), true);
-  keyservice::Devices devices(*token, *log, *store);
-  keyservice::PrekeyService prekeys(*token, *log, *store);
+  keyservice::DeviceKeys device_keys(*token);
+  keyservice::Devices devices(*token, *log, *store, device_keys);
+  keyservice::PrekeyService prekeys(*token, *log, *store, device_keys);
   api::Metrics metrics;
   api::Service service{*log, *token, devices, prekeys, config, admin_hash, metrics};
   auto server = api::make_server(

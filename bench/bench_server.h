@@ -98,8 +98,9 @@ class BenchService {
     keyservice::write_localhost_certificate(cert_, key_);
     config_.data_dir = dir.string();
     store_ = keyservice::SqliteDeviceStore::open((dir / "devices.db").string(), true);
-    devices_ = std::make_unique<keyservice::Devices>(*token_, *log_, *store_);
-    prekeys_ = std::make_unique<keyservice::PrekeyService>(*token_, *log_, *store_);
+    device_keys_ = std::make_unique<keyservice::DeviceKeys>(*token_);
+    devices_ = std::make_unique<keyservice::Devices>(*token_, *log_, *store_, *device_keys_);
+    prekeys_ = std::make_unique<keyservice::PrekeyService>(*token_, *log_, *store_, *device_keys_);
     service_ = std::make_unique<api::Service>(api::Service{*log_, *token_, *devices_, *prekeys_, config_,
                                                            keyservice::credential_hash(admin_.bytes()), metrics_});
   }
@@ -126,6 +127,7 @@ class BenchService {
   std::string cert_, key_;
   keyservice::ServiceConfig config_;
   std::unique_ptr<keyservice::SqliteDeviceStore> store_;
+  std::unique_ptr<keyservice::DeviceKeys> device_keys_;
   std::unique_ptr<keyservice::Devices> devices_;
   std::unique_ptr<keyservice::PrekeyService> prekeys_;
   api::Metrics metrics_;

@@ -81,6 +81,7 @@ Enrollment Devices::enroll(std::string_view account, const audit::Actor& by) {
     pkcs11::destroy_key_pair(token_.pool(), key);
     throw;
   }
+  keys_.remember(device, key);
   return Enrollment{std::move(device), std::move(credential), std::move(receipt)};
 }
 
@@ -92,6 +93,9 @@ std::optional<Device> Devices::authenticate(std::string_view credential) {
 }
 
 Receipt Devices::revoke(std::string_view account, std::string_view device_id, const audit::Actor& by) {
+  // Waits for an upload of this device in flight, so its prekeys.signed entry precedes the
+  // revocation in the log and in the store alike.
+  const auto device_lock = keys_.lock(account, device_id);
   const std::optional<Device> device = store_.find_device(account, device_id);
   if (!device) throw Error(ErrorKind::not_found, "no device " + std::string(device_id) + " in this account");
   if (!device->is_active()) throw Error(ErrorKind::conflict, "the device is revoked already");
@@ -102,9 +106,9 @@ Receipt Devices::revoke(std::string_view account, std::string_view device_id, co
   // The revocation is logged and in force; destroying the key is the last step. If it fails, the
   // next inventory shows the key of a revoked device, which auditors flag.
   try {
-    if (const auto key = pkcs11::find_key_pair_by_id(token_.pool(), device->token_key_id)) {
-      pkcs11::destroy_key_pair(token_.pool(), *key);
-    }
+    const pkcs11::KeyPair key = keys_.identity_key(*device);
+    keys_.forget(*device);
+    pkcs11::destroy_key_pair(token_.pool(), key);
   } catch (const std::exception& e) {
     spdlog::error("device {}/{} revoked but its key could not be destroyed: {}", device->account,
                   device->device, e.what());

@@ -11,6 +11,7 @@
 #include "audit/entry_ids.h"
 #include "keyservice/log/sequencer.h"
 #include "keyservice/log/transparency_log.h"
+#include "keyservice/device_keys.h"
 #include "keyservice/store/device_store.h"
 #include "pkcs11/secret.h"
 #include "pkcs11/token.h"
@@ -25,8 +26,8 @@ struct Enrollment {
 
 class Devices {
  public:
-  Devices(pkcs11::Token& token, TransparencyLog& log, DeviceStore& store)
-      : token_(token), log_(log), store_(store) {}
+  Devices(pkcs11::Token& token, TransparencyLog& log, DeviceStore& store, DeviceKeys& keys)
+      : token_(token), log_(log), store_(store), keys_(keys) {}
 
   // A new device of `account` with a server-chosen id (16 hex characters). The entry is durable
   // and signed before the device exists in the store; if storing then fails, a device.revoked
@@ -47,6 +48,7 @@ class Devices {
   pkcs11::Token& token_;
   TransparencyLog& log_;
   DeviceStore& store_;
+  DeviceKeys& keys_;
 };
 
 }  // namespace escrowless::keyservice

@@ -59,13 +59,13 @@ Device active_device(DeviceStore& store, std::string_view account, std::string_v
 SignedUpload PrekeyService::upload(std::string_view account, std::string_view device_id,
                                    const PrekeyUploadRequest& request) {
   check_request(request);
+  const auto device_lock = keys_.lock(account, device_id);
   const Device device = active_device(store_, account, device_id);
-  const auto key = pkcs11::find_key_pair_by_id(token_.pool(), device.token_key_id);
-  if (!key) throw Error(ErrorKind::unavailable, "the device's identity key is not on the token");
+  const pkcs11::KeyPair key = keys_.identity_key(device);
 
   const auto sign = [&](audit::PrekeyKind kind, const UnsignedPrekey& prekey) {
     const auto message = audit::prekey_signature_message(kind, account, device_id, prekey.key_id, prekey.public_key);
-    return audit::SignedPrekey{prekey.key_id, prekey.public_key, pkcs11::sign(token_.pool(), *key, message)};
+    return audit::SignedPrekey{prekey.key_id, prekey.public_key, pkcs11::sign(token_.pool(), key, message)};
   };
   const auto sign_batch = [&](audit::PrekeyKind kind, const std::vector<UnsignedPrekey>& prekeys,
                               std::vector<audit::SignedPrekey>& signed_keys) {

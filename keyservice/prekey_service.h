@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "audit/log_entry.h"
+#include "keyservice/device_keys.h"
 #include "keyservice/log/sequencer.h"
 #include "keyservice/log/transparency_log.h"
 #include "keyservice/store/device_store.h"
@@ -47,11 +48,12 @@ struct Bundle {
 
 class PrekeyService {
  public:
-  PrekeyService(pkcs11::Token& token, TransparencyLog& log, DeviceStore& store)
-      : token_(token), log_(log), store_(store) {}
+  PrekeyService(pkcs11::Token& token, TransparencyLog& log, DeviceStore& store, DeviceKeys& keys)
+      : token_(token), log_(log), store_(store), keys_(keys) {}
 
   // Validates (Error(invalid_input) naming the member and key id), signs every prekey in the
-  // token, logs one prekeys.signed entry, then stores the prekeys. Error(not_found) for no such
+  // token, logs one prekeys.signed entry, then stores the prekeys. Uploads of one device run one
+  // at a time, so the newest logged upload is the one stored. Error(not_found) for no such
   // device, Error(conflict) for a revoked one.
   SignedUpload upload(std::string_view account, std::string_view device, const PrekeyUploadRequest& request);
 
@@ -66,6 +68,7 @@ class PrekeyService {
   pkcs11::Token& token_;
   TransparencyLog& log_;
   DeviceStore& store_;
+  DeviceKeys& keys_;
 };
 
 }  // namespace escrowless::keyservice

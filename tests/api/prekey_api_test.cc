@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 #include <openssl/rand.h>
 
+#include <atomic>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -246,4 +248,89 @@ TEST_CASE("prekey api: malformed uploads are refused naming the field", "[http][
   CHECK(expect_json(client->Get(alice.path("/prekeys/count").c_str(), alice.auth()), 200).at("one_time_prekeys") == 0);
   expect_json(client->Put(alice.path("/prekeys").c_str(), alice.auth(), "{\"signed_prekey\":", "application/json"), 400);
   expect_json(client->Put(alice.path("/prekeys").c_str(), alice.auth(), "{}", "text/plain"), 415);
+}
+
+TEST_CASE("prekey api: concurrent uploads of one device all land and the newest logged one is stored", "[http][hsm]") {
+  ServerFixture server;
+  auto client = server.client();
+  const Enrolled alice = enroll(server, *client, "alice");
+  const Enrolled reader = enroll(server, *client, "carol");
+
+  // Each upload carries 5 one-time keys with ids naming it (thread * 100 + round * 10 + i).
+  std::mutex mutex;
+  std::map<std::uint64_t, std::set<std::uint32_t>> key_ids_by_log_index;
+  std::vector<std::string> failures;
+  std::vector<std::thread> uploaders;
+  for (std::uint32_t t = 0; t < 6; ++t) {
+    uploaders.emplace_back([&, t] {
+      auto own = server.client();
+      for (std::uint32_t round = 0; round < 4; ++round) {
+        json body = {{"one_time_prekeys", json::array()}};
+        std::set<std::uint32_t> ids;
+        for (std::uint32_t i = 0; i < 5; ++i) {
+          ids.insert(t * 100 + round * 10 + i);
+          body["one_time_prekeys"].push_back(prekey(t * 100 + round * 10 + i, 32));
+        }
+        const auto result = own->Put(alice.path("/prekeys").c_str(), alice.auth(), body.dump(), "application/json");
+        std::lock_guard lock(mutex);
+        if (!result || result->status != 200) {
+          failures.push_back(result ? std::to_string(result->status) + " " + result->body : "no response");
+          continue;
+        }
+        key_ids_by_log_index[json::parse(result->body).at("log").at("index").get<std::uint64_t>()] = ids;
+      }
+    });
+  }
+  for (auto& uploader : uploaders) uploader.join();
+  INFO((failures.empty() ? std::string() : failures.front()));
+  CHECK(failures.empty());
+  REQUIRE(key_ids_by_log_index.size() == 24);
+
+  // The store holds exactly the keys of the upload logged last.
+  std::set<std::uint32_t> served;
+  for (int i = 0; i < 6; ++i) {
+    const json bundle = expect_json(client->Get(alice.path("/bundle").c_str(), reader.auth()), 200);
+    const json& b = bundle.at("bundles")[0];
+    if (b.contains("one_time_prekey")) served.insert(b.at("one_time_prekey").at("key_id").get<std::uint32_t>());
+  }
+  CHECK(served == key_ids_by_log_index.rbegin()->second);
+}
+
+TEST_CASE("prekey api: a revocation during uploads follows every accepted upload in the log", "[http][hsm]") {
+  ServerFixture server;
+  auto client = server.client();
+  const Enrolled alice = enroll(server, *client, "alice");
+
+  std::atomic<bool> stop{false};
+  std::mutex mutex;
+  std::vector<std::uint64_t> accepted;
+  std::vector<std::string> unexpected;
+  std::vector<std::thread> uploaders;
+  for (int t = 0; t < 3; ++t) {
+    uploaders.emplace_back([&] {
+      auto own = server.client();
+      while (!stop) {
+        const auto result = own->Put(alice.path("/prekeys").c_str(), alice.auth(), upload_body(3, 0).dump(), "application/json");
+        std::lock_guard lock(mutex);
+        if (result && result->status == 200) {
+          accepted.push_back(json::parse(result->body).at("log").at("index").get<std::uint64_t>());
+        } else if (!result || (result->status != 401 && result->status != 409)) {
+          // After the revocation: 401 (the credential is unknown), or 409 for an upload that was
+          // authenticated before and waited for the revocation to finish.
+          unexpected.push_back(result ? std::to_string(result->status) + " " + result->body : "no response");
+        }
+      }
+    });
+  }
+  while (true) {
+    std::lock_guard lock(mutex);
+    if (accepted.size() >= 3) break;
+  }
+  const json revoked = expect_json(client->Delete(alice.path("").c_str(), server.admin_headers()), 200);
+  stop = true;
+  for (auto& uploader : uploaders) uploader.join();
+  INFO((unexpected.empty() ? std::string() : unexpected.front()));
+  CHECK(unexpected.empty());
+  const std::uint64_t revoked_index = revoked.at("log").at("index");
+  for (const std::uint64_t index : accepted) CHECK(index < revoked_index);
 }

@@ -37,8 +37,9 @@ class ServerFixture {
     log_ = log_fixture_.open();
     config_.data_dir = dir_.path().string();
     store_ = keyservice::SqliteDeviceStore::open((dir_.path() / "devices.db").string(), true);
-    devices_ = std::make_unique<keyservice::Devices>(TestToken::get().token(), *log_, *store_);
-    prekeys_ = std::make_unique<keyservice::PrekeyService>(TestToken::get().token(), *log_, *store_);
+    device_keys_ = std::make_unique<keyservice::DeviceKeys>(TestToken::get().token());
+    devices_ = std::make_unique<keyservice::Devices>(TestToken::get().token(), *log_, *store_, *device_keys_);
+    prekeys_ = std::make_unique<keyservice::PrekeyService>(TestToken::get().token(), *log_, *store_, *device_keys_);
     service_ = std::make_unique<api::Service>(api::Service{*log_, TestToken::get().token(), *devices_, *prekeys_, config_,
                                                            keyservice::credential_hash(admin_.bytes()), metrics_});
     server_ = api::make_server(*service_, {cert_, key_, 4, 64 * 1024});
@@ -86,6 +87,7 @@ class ServerFixture {
   std::string cert_, key_;
   std::unique_ptr<keyservice::TransparencyLog> log_;
   std::unique_ptr<keyservice::SqliteDeviceStore> store_;
+  std::unique_ptr<keyservice::DeviceKeys> device_keys_;
   std::unique_ptr<keyservice::Devices> devices_;
   std::unique_ptr<keyservice::PrekeyService> prekeys_;
   keyservice::ServiceConfig config_;

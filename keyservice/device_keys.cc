@@ -1,0 +1,41 @@
+#include "keyservice/device_keys.h"
+
+#include <functional>
+#include <string>
+
+#include "keyservice/error.h"
+
+namespace escrowless::keyservice {
+
+pkcs11::KeyPair DeviceKeys::identity_key(const Device& device) {
+  {
+    const std::lock_guard guard(cache_mutex_);
+    if (const auto found = cache_.find(device.token_key_id); found != cache_.end()) return found->second;
+  }
+  // Looked up outside the cache lock: concurrent first uses of one key find it twice, harmlessly.
+  std::optional<pkcs11::KeyPair> key = pkcs11::find_key_pair_by_id(token_.pool(), device.token_key_id);
+  if (!key) throw Error(ErrorKind::unavailable, "the device's identity key is not on the token");
+  if (key->public_key.raw != device.public_key) {
+    throw Error(ErrorKind::integrity, "the token key of " + device.account + "/" + device.device +
+                                          " is not the identity key it enrolled with");
+  }
+  const std::lock_guard guard(cache_mutex_);
+  return cache_.try_emplace(device.token_key_id, std::move(*key)).first->second;
+}
+
+void DeviceKeys::remember(const Device& device, const pkcs11::KeyPair& key) {
+  const std::lock_guard guard(cache_mutex_);
+  cache_.insert_or_assign(device.token_key_id, key);
+}
+
+void DeviceKeys::forget(const Device& device) {
+  const std::lock_guard guard(cache_mutex_);
+  cache_.erase(device.token_key_id);
+}
+
+std::unique_lock<std::mutex> DeviceKeys::lock(std::string_view account, std::string_view device) {
+  const std::size_t hash = std::hash<std::string_view>{}(account) * 31 + std::hash<std::string_view>{}(device);
+  return std::unique_lock(device_mutexes_[hash % device_mutexes_.size()]);
+}
+
+}  // namespace escrowless::keyservice
