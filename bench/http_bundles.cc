@@ -23,13 +23,12 @@
 // a keep-alive connection on one worker until it closes, so the other connections wait).
 //
 //   http_bundles [--seconds S] [--rounds R] [--connections LIST] [--server-threads N]
-//                [--queue-threads M] [--client-nagle] [--bare-nodelay] [--dir DIR] [--log-level L]
+//                [--queue-threads M] [--client-nagle] [--dir DIR] [--log-level L]
 //
 // Defaults: S = 3 s per round, R = 3 rounds of each, LIST = 1,8,32, N = 32 worker threads for the
 // main table, M = 8 for the queueing case (0 skips it), clients with TCP_NODELAY (--client-nagle:
 // without, cpp-httplib's default), data under /tmp, log level warn. The bare server's socket
-// options follow api/http_server.cc (no TCP_NODELAY today); --bare-nodelay sets TCP_NODELAY on it,
-// for comparing with a real server that sets it too. Prints figures; asserts nothing.
+// options follow api/http_server.cc (TCP_NODELAY). Prints figures; asserts nothing.
 #include <cinttypes>
 #include <csignal>
 #include <sstream>
@@ -50,7 +49,6 @@ struct Options {
   std::vector<int> connections = {1, 8, 32};
   int server_threads = 32;
   int queue_threads = 8;
-  bool bare_nodelay = false;
   std::string dir = "/tmp";
   std::string log_level = "warn";
 };
@@ -79,10 +77,10 @@ bool setup_tls(SSL_CTX& ctx, const std::string& cert, const std::string& key) {
 // fixed body on the bundle route.
 class BareServer {
  public:
-  BareServer(const std::string& cert, const std::string& key, int threads, bool nodelay)
+  BareServer(const std::string& cert, const std::string& key, int threads)
       : server_([cert, key](SSL_CTX& ctx) { return setup_tls(ctx, cert, key); }) {
     if (!server_.is_valid()) throw std::runtime_error("the bare server cannot set up TLS");
-    server_.set_tcp_nodelay(nodelay);
+    server_.set_tcp_nodelay(true);  // as api/http_server.cc
     server_.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
     server_.set_payload_max_length(1 << 20);
     server_.set_read_timeout(10, 0);
@@ -254,7 +252,7 @@ int run(const Options& options) {
   BenchDir dir(options.dir);
   BenchService service(dir.path());
   RunningServer real(service, options.server_threads);
-  BareServer bare(service.cert(), service.key(), options.server_threads, options.bare_nodelay);
+  BareServer bare(service.cert(), service.key(), options.server_threads);
   Fixture fixture(service, real.port());
   fixture.refill(1);
   const std::size_t lr_size = sample_size(fixture, Mode::last_resort);
@@ -265,10 +263,9 @@ int run(const Options& options) {
               filesystem_of(dir.path()).c_str(), sync_text(probe_fdatasync(dir.path())).c_str());
   std::printf("GET /v1/accounts/alice/devices/{d}/bundle with a reader device's credential; one client thread and\n"
               "one keep-alive SSLClient (certificate verified) per connection; %d round(s) of %.1f s per figure,\n"
-              "real and bare alternating; %d worker threads in both servers; clients %s, bare server %s\n",
+              "real and bare alternating; %d worker threads in both servers; clients %s, both servers TCP_NODELAY\n",
               options.rounds, options.seconds, options.server_threads,
-              client_nodelay() ? "TCP_NODELAY" : "Nagle (no TCP_NODELAY)",
-              options.bare_nodelay ? "TCP_NODELAY" : "Nagle (as api/http_server.cc)");
+              client_nodelay() ? "TCP_NODELAY" : "Nagle (no TCP_NODELAY)");
   std::printf("response bodies: with one-time key %zu bytes, last-resort only %zu bytes (the bare server sends as many)\n\n",
               ot_size, lr_size);
   print_header();
@@ -315,7 +312,7 @@ int run(const Options& options) {
                 "last-resort only, no warm-up\n",
                 connections, options.queue_threads);
     RunningServer real_q(service, options.queue_threads);
-    BareServer bare_q(service.cert(), service.key(), options.queue_threads, options.bare_nodelay);
+    BareServer bare_q(service.cert(), service.key(), options.queue_threads);
     bare_q.set_body_size(lr_size);
     Row row;
     for (int round = 0; round < options.rounds; ++round) {
@@ -357,8 +354,6 @@ int main(int argc, char** argv) {
         options.queue_threads = std::atoi(argv[++i]);
       } else if (arg == "--client-nagle") {
         client_nodelay() = false;
-      } else if (arg == "--bare-nodelay") {
-        options.bare_nodelay = true;
       } else if (arg == "--dir" && has_value) {
         options.dir = argv[++i];
       } else if (arg == "--log-level" && has_value) {
@@ -374,7 +369,7 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::fprintf(stderr,
                  "http_bundles: %s\nusage: http_bundles [--seconds S] [--rounds R] [--connections 1,8,32] "
-                 "[--server-threads N] [--queue-threads M] [--client-nagle] [--bare-nodelay] [--dir DIR] "
+                 "[--server-threads N] [--queue-threads M] [--client-nagle] [--dir DIR] "
                  "[--log-level L]\n",
                  e.what());
     return 2;
