@@ -9,14 +9,13 @@
 #include "api/request.h"
 #include "api/responses.h"
 #include "api/service.h"
-#include "audit/checkpoint.h"
-#include "audit/note.h"
 #include "audit/encoding.h"
 #include "audit/entry_ids.h"
 #include "audit/error.h"
 #include "audit/key_algorithm.h"
 #include "audit/prekey.h"
 #include "keyservice/prekey_service.h"
+#include "keyservice/error.h"
 
 namespace escrowless::api {
 namespace {
@@ -81,8 +80,10 @@ json stored_prekey_json(const keyservice::StoredPrekey& key) {
 // Bundles with the entries they rest on and proofs against one checkpoint, fetched after the
 // bundles were assembled so that it covers every index they name.
 json bundles_json(Service& service, const std::vector<keyservice::Bundle>& bundles) {
-  const std::string note = service.log.checkpoint();
-  const std::uint64_t tree_size = audit::parse_checkpoint(audit::parse_note(note).text).size;
+  const auto head = service.log.signed_head();
+  if (!head) throw keyservice::Error(keyservice::ErrorKind::unavailable, "the log has no signed checkpoint yet");
+  const std::string& note = head->note;
+  const std::uint64_t tree_size = head->size;
   std::set<std::uint64_t> indices;
   json list = json::array();
   for (const keyservice::Bundle& bundle : bundles) {

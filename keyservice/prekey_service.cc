@@ -117,12 +117,11 @@ OneTimePrekeyCounts PrekeyService::count(std::string_view account, std::string_v
 }
 
 Bundle PrekeyService::bundle(std::string_view account, std::string_view device_id) {
-  Bundle bundle{active_device(store_, account, device_id), {}, {}, {}};
-  const CurrentPrekeys current = store_.current_prekeys(account, device_id);
-  bundle.signed_prekey = current.signed_prekey;
-  bundle.pq_prekey = store_.claim_one_time_prekey(account, device_id, audit::PrekeyKind::pq_one_time_prekey);
-  if (!bundle.pq_prekey) bundle.pq_prekey = current.pq_last_resort_prekey;
-  bundle.one_time_prekey = store_.claim_one_time_prekey(account, device_id, audit::PrekeyKind::one_time_prekey);
+  DeviceStore::BundleMaterial material = store_.take_bundle(account, device_id);
+  Bundle bundle{std::move(material.device), std::move(material.current.signed_prekey), {}, {}};
+  bundle.pq_prekey = material.claimed.pq_one_time ? std::move(material.claimed.pq_one_time)
+                                                  : std::move(material.current.pq_last_resort_prekey);
+  bundle.one_time_prekey = std::move(material.claimed.one_time);
   return bundle;
 }
 

@@ -122,6 +122,7 @@ std::string Sequencer::sign_and_store(std::uint64_t size, const std::string& bod
   const std::string note = signer_.sign(body);
   storage_.sign_checkpoint(size, note);
   unsigned_tail_ = false;
+  if (options_.on_signed) options_.on_signed(size, note);
   return note;
 }
 

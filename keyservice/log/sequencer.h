@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <string>
@@ -32,6 +33,9 @@ class Sequencer {
  public:
   struct Options {
     std::size_t max_batch = 8192;  // entries per transaction and signature, at most
+    // Called on the writer thread with each checkpoint once it is signed and stored, before any
+    // submitter hears of it.
+    std::function<void(std::uint64_t size, const std::string& note)> on_signed;
   };
 
   // `tree` is the compact range of every stored leaf; the caller has checked it against the

@@ -83,9 +83,13 @@ std::unique_ptr<TransparencyLog> TransparencyLog::open(const std::string& db_pat
 
   CheckedTree checked = check_stored_tree(*log->writer_, *log->reader_, log->origin_,
                                           log->signer_->verifier(), options.verify_all_leaves);
-  log->sequencer_ = std::make_unique<Sequencer>(*log->writer_, *log->signer_, log->origin_,
-                                                std::move(checked.tree), checked.unsigned_tail,
-                                                Sequencer::Options{options.max_batch});
+  if (const auto latest = log->reader_->latest_signed_checkpoint()) log->publish(latest->size, latest->note);
+  TransparencyLog* published_to = log.get();
+  log->sequencer_ = std::make_unique<Sequencer>(
+      *log->writer_, *log->signer_, log->origin_, std::move(checked.tree), checked.unsigned_tail,
+      Sequencer::Options{options.max_batch, [published_to](std::uint64_t size, const std::string& note) {
+                           published_to->publish(size, note);
+                         }});
   return log;
 }
 
@@ -100,15 +104,26 @@ std::future<Receipt> TransparencyLog::append(std::string entry) {
   return sequencer_->submit(std::move(entry));
 }
 
+void TransparencyLog::publish(std::uint64_t size, const std::string& note) {
+  auto head = std::make_shared<const SignedHead>(SignedHead{size, note});
+  const std::lock_guard guard(head_mutex_);
+  head_ = std::move(head);
+}
+
+std::shared_ptr<const TransparencyLog::SignedHead> TransparencyLog::signed_head() const {
+  const std::lock_guard guard(head_mutex_);
+  return head_;
+}
+
 std::string TransparencyLog::checkpoint() {
-  const auto latest = reader_->latest_signed_checkpoint();
-  if (!latest) throw Error(ErrorKind::not_found, "the log has no signed checkpoint yet");
-  return latest->note;
+  const auto head = signed_head();
+  if (!head) throw Error(ErrorKind::not_found, "the log has no signed checkpoint yet");
+  return head->note;
 }
 
 std::uint64_t TransparencyLog::size() {
-  const auto latest = reader_->latest_signed_checkpoint();
-  return latest ? latest->size : 0;
+  const auto head = signed_head();
+  return head ? head->size : 0;
 }
 
 std::uint64_t TransparencyLog::signed_size_or_throw(std::uint64_t wanted) {

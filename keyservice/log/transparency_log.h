@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -51,7 +52,15 @@ class TransparencyLog {
 
   std::future<Receipt> append(std::string entry);
 
-  // The newest signed checkpoint (note text) and its size.
+  // The newest signed checkpoint, kept in memory: every bundle response carries it.
+  struct SignedHead {
+    std::uint64_t size = 0;
+    std::string note;  // the signed checkpoint note
+  };
+  // nullptr before the first checkpoint is signed.
+  std::shared_ptr<const SignedHead> signed_head() const;
+
+  // The newest signed checkpoint (note text; Error(not_found) before the first) and its size.
   std::string checkpoint();
   std::uint64_t size();
 
@@ -70,6 +79,7 @@ class TransparencyLog {
  private:
   TransparencyLog() = default;
   std::uint64_t signed_size_or_throw(std::uint64_t size);
+  void publish(std::uint64_t size, const std::string& note);
 
   int writer_lock_fd_ = -1;  // flock on "<db>.lock": one writing process per log
   std::string origin_;
@@ -77,6 +87,8 @@ class TransparencyLog {
   std::unique_ptr<LogStorage> writer_;  // the sequencer's connection
   std::unique_ptr<LogStorage> reader_;  // everyone else's
   std::unique_ptr<Sequencer> sequencer_;
+  mutable std::mutex head_mutex_;
+  std::shared_ptr<const SignedHead> head_;
 };
 
 }  // namespace escrowless::keyservice

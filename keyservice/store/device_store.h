@@ -116,6 +116,18 @@ class DeviceStore {
   // The current signed prekey and ML-KEM last-resort prekey, each if stored (neither for a
   // revoked device). Error(not_found) if there is no such device.
   virtual CurrentPrekeys current_prekeys(std::string_view account, std::string_view device) = 0;
+
+  // What one bundle of an active device needs: the device, its current prekeys, and one
+  // one-time prekey of each kind if any remain, each handed out at most once ever (an
+  // implementation may claim keys ahead in one durable write and hand them out from memory;
+  // count_one_time_prekeys() includes those). Error(not_found) if there is no such device,
+  // Error(conflict) if it is revoked.
+  struct BundleMaterial {
+    Device device;
+    CurrentPrekeys current;
+    ClaimedPrekeys claimed;
+  };
+  virtual BundleMaterial take_bundle(std::string_view account, std::string_view device) = 0;
 };
 
 }  // namespace escrowless::keyservice

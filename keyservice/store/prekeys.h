@@ -67,6 +67,12 @@ struct CurrentPrekeys {
   friend bool operator==(const CurrentPrekeys&, const CurrentPrekeys&) = default;
 };
 
+// One one-time prekey of each kind, each removed from the store (at most once, ever).
+struct ClaimedPrekeys {
+  std::optional<StoredPrekey> one_time;
+  std::optional<StoredPrekey> pq_one_time;
+};
+
 // Throws Error(invalid_input) naming the member at fault ("one_time_prekeys[3].public_key:
 // X25519 keys are 32 bytes, got 31", "pq_one_time_prekeys: key id 7 appears twice") unless: at
 // least one member is present; public keys have their kind's size and signatures 64 bytes; each

@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
+#include <set>
 #include <filesystem>
 #include <limits>
 #include <string>
@@ -19,8 +20,9 @@ using namespace device_rows;
 using sqlite::Connection;
 using sqlite::StatementUse;
 
-// Connections kept open between calls; more are opened (and closed again) under load.
-constexpr std::size_t kMaxIdleConnections = 8;
+// Connections kept open between calls; more are opened (and closed again) under load. Opening
+// one costs far more than a query, so keep as many as the server has worker threads.
+constexpr std::size_t kMaxIdleConnections = 64;
 
 const std::string kFindDevice = "SELECT " + std::string(kDeviceColumns) +
                                 " FROM devices d WHERE d.account = ? AND d.device = ?";
@@ -31,13 +33,81 @@ const std::string kFindByCredential =
     "WHERE c.sha256 = ? AND d.revoked_index IS NULL";
 const std::string kListDevices = "SELECT " + std::string(kDeviceColumns) +
                                  " FROM devices d WHERE d.account = ? ORDER BY d.enrolled_index";
+// Removes the ?3 one-time keys of a kind with the lowest key ids (the primary key's order).
 const std::string kClaim =
-    "DELETE FROM prekeys WHERE device_id = ?1 AND kind = ?2 AND key_id = "
-    "(SELECT min(key_id) FROM prekeys WHERE device_id = ?1 AND kind = ?2) RETURNING " +
-    std::string(kPrekeyColumns) + ", batch_id, batch_index";
+    "DELETE FROM prekeys WHERE device_id = ?1 AND kind = ?2 AND key_id IN "
+    "(SELECT key_id FROM prekeys WHERE device_id = ?1 AND kind = ?2 ORDER BY key_id LIMIT ?3) "
+    "RETURNING " + std::string(kPrekeyColumns) + ", batch_id, batch_index";
 const std::string kCurrentPrekeys = "SELECT kind, " + std::string(kPrekeyColumns) +
                                     " FROM prekeys WHERE device_id = ? AND kind IN "
                                     "('signed_prekey', 'pq_last_resort_prekey')";
+
+// Up to `limit` one-time prekeys of `kind`, lowest key ids first, removed with their batch
+// positions (and each batch whose last key they were). The caller holds a write transaction.
+std::vector<StoredPrekey> claim_in(Connection& connection, std::int64_t device_id, PrekeyKind kind,
+                                   std::size_t limit) {
+  struct Claimed {
+    StoredPrekey key;
+    std::int64_t batch_id = 0;
+    std::int64_t batch_index = 0;
+  };
+  std::vector<Claimed> claimed;
+  {
+    StatementUse remove(connection, kClaim);
+    remove->bind(1, device_id).bind(2, to_string(kind)).bind(3, static_cast<std::int64_t>(limit));
+    while (remove->step()) {
+      if (remove->column_is_null(4) || remove->column_is_null(5)) corrupt("one-time prekey");
+      claimed.push_back({read_prekey(*remove, 0, kind), remove->column_int(4), remove->column_int(5)});
+    }
+  }
+  // RETURNING has no defined order.
+  std::sort(claimed.begin(), claimed.end(),
+            [](const Claimed& a, const Claimed& b) { return a.key.key.key_id < b.key.key.key_id; });
+  std::vector<StoredPrekey> keys;
+  std::set<std::int64_t> batches;
+  for (Claimed& c : claimed) {
+    c.key.batch = read_batch(connection, c.batch_id, c.batch_index);
+    batches.insert(c.batch_id);
+    keys.push_back(std::move(c.key));
+  }
+  for (const std::int64_t batch_id : batches) {
+    // The batch goes with its last key.
+    StatementUse remove(connection,
+                        "DELETE FROM prekey_batches WHERE id = ?1 AND "
+                        "NOT EXISTS (SELECT 1 FROM prekeys WHERE batch_id = ?1)");
+    remove->bind(1, batch_id).run();
+  }
+  return keys;
+}
+
+CurrentPrekeys current_in(Connection& connection, std::int64_t device_id) {
+  StatementUse select(connection, kCurrentPrekeys);
+  select->bind(1, device_id);
+  CurrentPrekeys current;
+  while (select->step()) {
+    const PrekeyKind kind = kind_from_db(select->column_text(0));
+    auto& slot =
+        kind == PrekeyKind::signed_prekey ? current.signed_prekey : current.pq_last_resort_prekey;
+    if (slot) corrupt("prekey table (two current keys of one kind)");
+    slot = read_prekey(*select, 1, kind);
+  }
+  return current;
+}
+
+OneTimePrekeyCounts counts_in(Connection& connection, std::int64_t device_id) {
+  StatementUse select(connection,
+                      "SELECT kind, count(*) FROM prekeys WHERE device_id = ? AND kind IN "
+                      "('one_time_prekey', 'pq_one_time_prekey') GROUP BY kind");
+  select->bind(1, device_id);
+  OneTimePrekeyCounts counts;
+  while (select->step()) {
+    const auto count = index_from_db(select->column_int(1), "prekey count");
+    (kind_from_db(select->column_text(0)) == PrekeyKind::one_time_prekey ? counts.one_time
+                                                                         : counts.pq_one_time) =
+        count;
+  }
+  return counts;
+}
 
 template <class Bind>
 bool exists(Connection& connection, std::string_view sql, const Bind& bind) {
@@ -66,6 +136,7 @@ SqliteDeviceStore::SqliteDeviceStore(const std::string& path) : pool_(path, kMax
 void SqliteDeviceStore::add_device(const Device& device, const audit::Hash& credential_sha256) {
   check_new_device(device);
   auto connection = pool_.acquire();
+  const std::lock_guard writing(write_mutex_);
   sqlite::Transaction transaction(connection->db());
   if (exists(*connection, "SELECT 1 FROM devices WHERE account = ? AND device = ?",
              [&](sqlite::Statement& s) { s.bind(1, device.account).bind(2, device.device); })) {
@@ -160,6 +231,7 @@ void SqliteDeviceStore::revoke_device(std::string_view account, std::string_view
                 "log index " + std::to_string(revocation.log_index) + " is out of range");
   }
   auto connection = pool_.acquire();
+  const std::lock_guard writing(write_mutex_);
   sqlite::Transaction transaction(connection->db());
   const DeviceRow row = require_active_device(*connection, account, device);
   if (to_db(revocation.log_index) <= row.enrolled_index) {
@@ -183,6 +255,7 @@ void SqliteDeviceStore::revoke_device(std::string_view account, std::string_view
     remove->bind(1, row.id).run();
   }
   transaction.commit();
+  drop_reserve(row.id, true, true);
 }
 
 void SqliteDeviceStore::store_prekeys(std::string_view account, std::string_view device,
@@ -190,6 +263,7 @@ void SqliteDeviceStore::store_prekeys(std::string_view account, std::string_view
   check_ids(account, device);
   check_prekey_upload(upload);
   auto connection = pool_.acquire();
+  const std::lock_guard writing(write_mutex_);
   sqlite::Transaction transaction(connection->db());
   const DeviceRow row = require_active_device(*connection, account, device);
   const std::int64_t newest = std::max(row.enrolled_index, row.prekeys_index);
@@ -219,6 +293,8 @@ void SqliteDeviceStore::store_prekeys(std::string_view account, std::string_view
     update->bind(1, to_db(upload.log_index)).bind(2, row.id).run();
   }
   transaction.commit();
+  // Claimed ahead from the list just replaced: never hand them out now.
+  drop_reserve(row.id, upload.one_time_prekeys.has_value(), upload.pq_one_time_prekeys.has_value());
 }
 
 OneTimePrekeyCounts SqliteDeviceStore::count_one_time_prekeys(std::string_view account,
@@ -226,18 +302,11 @@ OneTimePrekeyCounts SqliteDeviceStore::count_one_time_prekeys(std::string_view a
   check_ids(account, device);
   auto connection = pool_.acquire();
   sqlite::ReadTransaction snapshot(connection->db());
-  const DeviceRow row = require_device(*connection, account, device);
-  StatementUse select(*connection,
-                      "SELECT kind, count(*) FROM prekeys WHERE device_id = ? AND kind IN "
-                      "('one_time_prekey', 'pq_one_time_prekey') GROUP BY kind");
-  select->bind(1, row.id);
-  OneTimePrekeyCounts counts;
-  while (select->step()) {
-    const auto count = index_from_db(select->column_int(1), "prekey count");
-    (kind_from_db(select->column_text(0)) == PrekeyKind::one_time_prekey ? counts.one_time
-                                                                         : counts.pq_one_time) =
-        count;
-  }
+  const std::int64_t row_id = require_device(*connection, account, device).id;
+  OneTimePrekeyCounts counts = counts_in(*connection, row_id);
+  const OneTimePrekeyCounts in_reserve = reserved(row_id);
+  counts.one_time += in_reserve.one_time;
+  counts.pq_one_time += in_reserve.pq_one_time;
   return counts;
 }
 
@@ -250,35 +319,15 @@ std::optional<StoredPrekey> SqliteDeviceStore::claim_one_time_prekey(std::string
                 "only one-time prekeys are claimed, not " + std::string(to_string(kind)));
   }
   auto connection = pool_.acquire();
+  const std::lock_guard writing(write_mutex_);
   // BEGIN IMMEDIATE takes SQLite's write lock before anything is read, so no other connection,
   // in this process or another, can claim between our choice of key and its deletion.
   sqlite::Transaction transaction(connection->db());
   const DeviceRow row = require_active_device(*connection, account, device);
-  std::optional<StoredPrekey> claimed;
-  std::int64_t batch_id = 0;
-  std::int64_t batch_index = 0;
-  {
-    StatementUse remove(*connection, kClaim);
-    remove->bind(1, row.id).bind(2, to_string(kind));
-    if (remove->step()) {
-      claimed = read_prekey(*remove, 0, kind);
-      if (remove->column_is_null(4) || remove->column_is_null(5)) corrupt("one-time prekey");
-      batch_id = remove->column_int(4);
-      batch_index = remove->column_int(5);
-      if (remove->step()) corrupt("prekey table (two keys with one id)");
-    }
-  }
-  if (!claimed) return std::nullopt;  // nothing changed; the transaction rolls back
-  claimed->batch = read_batch(*connection, batch_id, batch_index);
-  {
-    // The batch goes with its last key.
-    StatementUse remove(*connection,
-                        "DELETE FROM prekey_batches WHERE id = ?1 AND "
-                        "NOT EXISTS (SELECT 1 FROM prekeys WHERE batch_id = ?1)");
-    remove->bind(1, batch_id).run();
-  }
+  std::vector<StoredPrekey> claimed = claim_in(*connection, row.id, kind, 1);
+  if (claimed.empty()) return std::nullopt;  // nothing changed; the transaction rolls back
   transaction.commit();
-  return claimed;
+  return std::move(claimed.front());
 }
 
 CurrentPrekeys SqliteDeviceStore::current_prekeys(std::string_view account,
@@ -286,18 +335,77 @@ CurrentPrekeys SqliteDeviceStore::current_prekeys(std::string_view account,
   check_ids(account, device);
   auto connection = pool_.acquire();
   sqlite::ReadTransaction snapshot(connection->db());
-  const DeviceRow row = require_device(*connection, account, device);
-  StatementUse select(*connection, kCurrentPrekeys);
-  select->bind(1, row.id);
-  CurrentPrekeys current;
-  while (select->step()) {
-    const PrekeyKind kind = kind_from_db(select->column_text(0));
-    auto& slot =
-        kind == PrekeyKind::signed_prekey ? current.signed_prekey : current.pq_last_resort_prekey;
-    if (slot) corrupt("prekey table (two current keys of one kind)");
-    slot = read_prekey(*select, 1, kind);
+  return current_in(*connection, require_device(*connection, account, device).id);
+}
+
+DeviceStore::BundleMaterial SqliteDeviceStore::take_bundle(std::string_view account,
+                                                           std::string_view device) {
+  check_ids(account, device);
+  auto connection = pool_.acquire();
+  BundleMaterial material;
+  std::int64_t row_id = 0;
+  OneTimePrekeyCounts stored;
+  {
+    sqlite::ReadTransaction snapshot(connection->db());
+    {
+      StatementUse select(*connection, kFindDevice);
+      select->bind(1, account).bind(2, device);
+      if (!select->step()) throw Error(ErrorKind::not_found, "no " + name_of(account, device));
+      material.device = read_device(*select);
+      row_id = select->column_int(0);
+    }
+    if (!material.device.is_active()) throw Error(ErrorKind::conflict, name_of(account, device) + " is revoked");
+    material.current = current_in(*connection, row_id);
+    stored = counts_in(*connection, row_id);
   }
-  return current;
+  {
+    const std::lock_guard reserved(reserve_mutex_);
+    if (const auto found = reserves_.find(row_id); found != reserves_.end()) {
+      material.claimed.one_time = found->second.one_time.take();
+      material.claimed.pq_one_time = found->second.pq_one_time.take();
+      if (found->second.empty()) reserves_.erase(found);
+    }
+  }
+  const bool claim_x25519 = !material.claimed.one_time && stored.one_time > 0;
+  const bool claim_pq = !material.claimed.pq_one_time && stored.pq_one_time > 0;
+  if (!claim_x25519 && !claim_pq) return material;  // no write, no fsync
+
+  const std::lock_guard writing(write_mutex_);
+  sqlite::Transaction transaction(connection->db());
+  // The device may have been revoked or given new prekeys since the snapshot: read it again under
+  // the write lock, so the bundle is one state of the store.
+  const DeviceRow row = require_active_device(*connection, account, device);
+  material.current = current_in(*connection, row.id);
+  std::vector<StoredPrekey> x25519, pq;
+  if (claim_x25519) x25519 = claim_in(*connection, row.id, PrekeyKind::one_time_prekey, kClaimAhead);
+  if (claim_pq) pq = claim_in(*connection, row.id, PrekeyKind::pq_one_time_prekey, kClaimAhead);
+  transaction.commit();
+  // Still under write_mutex_: an upload or revocation can't drop this device's reserve before the
+  // claimed keys are in it.
+  const std::lock_guard reserved(reserve_mutex_);
+  Reserve& reserve = reserves_[row.id];
+  reserve.one_time.add(std::move(x25519));
+  reserve.pq_one_time.add(std::move(pq));
+  if (claim_x25519) material.claimed.one_time = reserve.one_time.take();
+  if (claim_pq) material.claimed.pq_one_time = reserve.pq_one_time.take();
+  if (reserve.empty()) reserves_.erase(row.id);
+  return material;
+}
+
+void SqliteDeviceStore::drop_reserve(std::int64_t device_row, bool one_time, bool pq_one_time) {
+  const std::lock_guard reserved(reserve_mutex_);
+  const auto found = reserves_.find(device_row);
+  if (found == reserves_.end()) return;
+  if (one_time) found->second.one_time = {};
+  if (pq_one_time) found->second.pq_one_time = {};
+  if (found->second.empty()) reserves_.erase(found);
+}
+
+OneTimePrekeyCounts SqliteDeviceStore::reserved(std::int64_t device_row) {
+  const std::lock_guard reserved(reserve_mutex_);
+  const auto found = reserves_.find(device_row);
+  if (found == reserves_.end()) return {};
+  return {found->second.one_time.keys.size(), found->second.pq_one_time.keys.size()};
 }
 
 }  // namespace escrowless::keyservice

@@ -27,7 +27,12 @@
 // hash is still compared in full with CRYPTO_memcmp before a device is returned.
 #pragma once
 
+#include <deque>
+#include <map>
 #include <memory>
+#include <optional>
+#include <vector>
+#include <mutex>
 #include <string>
 
 #include "keyservice/store/device_store.h"
@@ -59,11 +64,44 @@ class SqliteDeviceStore final : public DeviceStore {
                                                     std::string_view device,
                                                     PrekeyKind kind) override;
   CurrentPrekeys current_prekeys(std::string_view account, std::string_view device) override;
+  BundleMaterial take_bundle(std::string_view account, std::string_view device) override;
 
  private:
   explicit SqliteDeviceStore(const std::string& path);
 
   sqlite::ConnectionPool pool_;
+  // Held around every write transaction of this process. Writers of one process then queue here
+  // instead of in SQLite's busy handler, which polls with sleeps of up to 100 ms; other processes
+  // still meet the busy timeout.
+  std::mutex write_mutex_;
+
+  // One-time prekeys claimed ahead: a bundle that needs a one-time key claims up to kClaimAhead
+  // of each kind in one durable transaction and hands the rest out from memory, so fetches pay
+  // one fsync per kClaimAhead keys instead of one each. A key is deleted from the database before
+  // it is handed out, so none is ever handed out twice; a crash loses the reserve (at most
+  // kClaimAhead keys of each kind per device, which devices replenish as they do any other
+  // shortfall). Uploads replacing a list and revocations drop the device's reserve.
+  static constexpr std::size_t kClaimAhead = 32;
+  struct Queue {
+    std::deque<StoredPrekey> keys;  // lowest key id first
+    std::optional<StoredPrekey> take() {
+      if (keys.empty()) return std::nullopt;
+      StoredPrekey key = std::move(keys.front());
+      keys.pop_front();
+      return key;
+    }
+    void add(std::vector<StoredPrekey> more) {
+      for (StoredPrekey& key : more) keys.push_back(std::move(key));
+    }
+  };
+  struct Reserve {
+    Queue one_time, pq_one_time;
+    bool empty() const { return one_time.keys.empty() && pq_one_time.keys.empty(); }
+  };
+  void drop_reserve(std::int64_t device_row, bool one_time, bool pq_one_time);
+  OneTimePrekeyCounts reserved(std::int64_t device_row);
+  std::mutex reserve_mutex_;  // after write_mutex_ when both are held
+  std::map<std::int64_t, Reserve> reserves_;  // by devices.id
 };
 
 }  // namespace escrowless::keyservice

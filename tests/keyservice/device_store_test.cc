@@ -391,6 +391,102 @@ TEST_CASE("device store: one-time prekeys are claimed once each and lowest key i
         ErrorKind::not_found);
 }
 
+TEST_CASE("device store: a bundle takes the device, its current prekeys and one key of each kind",
+          "[unit]") {
+  Fixture f;
+  const Device phone = make_device("alice", "phone", 1);
+  f.store->add_device(phone, credential_hash("alice/phone"));
+  f.store->add_device(make_device("alice", "tablet", 2), credential_hash("alice/tablet"));
+
+  // No prekeys yet: the device alone, nothing claimed.
+  auto material = f.store->take_bundle("alice", "phone");
+  CHECK(material.device == phone);
+  CHECK(material.current == CurrentPrekeys{});
+  CHECK_FALSE(material.claimed.one_time);
+  CHECK_FALSE(material.claimed.pq_one_time);
+
+  const PrekeyUpload upload = full_upload(4, 2, 1);
+  f.store->store_prekeys("alice", "phone", upload);
+  material = f.store->take_bundle("alice", "phone");
+  CHECK(material.current == f.store->current_prekeys("alice", "phone"));
+  REQUIRE(material.current.signed_prekey);
+  REQUIRE(material.claimed.one_time);
+  REQUIRE(material.claimed.pq_one_time);
+  check_claimed(*material.claimed.one_time, *upload.one_time_prekeys, 4);
+  check_claimed(*material.claimed.pq_one_time, *upload.pq_one_time_prekeys, 4);
+  CHECK(f.store->count_one_time_prekeys("alice", "phone") == OneTimePrekeyCounts{1, 0});
+
+  // The last X25519 key; the ML-KEM list is empty now.
+  material = f.store->take_bundle("alice", "phone");
+  REQUIRE(material.claimed.one_time);
+  CHECK_FALSE(material.claimed.pq_one_time);
+  CHECK(material.current.pq_last_resort_prekey);
+  material = f.store->take_bundle("alice", "phone");
+  CHECK_FALSE(material.claimed.one_time);
+  CHECK(f.store->count_one_time_prekeys("alice", "phone") == OneTimePrekeyCounts{0, 0});
+
+  CHECK(kind_of([&] { f.store->take_bundle("alice", "watch"); }) == ErrorKind::not_found);
+  CHECK(kind_of([&] { f.store->take_bundle("alice", "bad id!"); }) == ErrorKind::invalid_input);
+  f.store->revoke_device("alice", "tablet", Revocation{5, time_at(5)});
+  CHECK(kind_of([&] { f.store->take_bundle("alice", "tablet"); }) == ErrorKind::conflict);
+}
+
+TEST_CASE("device store: keys claimed ahead for bundles go out once each and in key id order",
+          "[unit]") {
+  Fixture f;
+  f.store->add_device(make_device("alice", "phone", 1), credential_hash("alice/phone"));
+  PrekeyUpload upload;
+  upload.log_index = 2;
+  upload.one_time_prekeys = make_batch(kOneTime, 0, 100);
+  f.store->store_prekeys("alice", "phone", upload);
+
+  // More than one claim-ahead block: every key once, lowest id first, the count exact throughout.
+  for (std::uint32_t id = 0; id < 70; ++id) {
+    const auto material = f.store->take_bundle("alice", "phone");
+    REQUIRE(material.claimed.one_time);
+    CHECK(material.claimed.one_time->key.key_id == id);
+    check_claimed(*material.claimed.one_time, *upload.one_time_prekeys, 2);
+    CHECK(f.store->count_one_time_prekeys("alice", "phone").one_time == 99 - id);
+  }
+  // The database no longer holds what was claimed ahead: another store (a restarted process)
+  // never hands those keys out; it only sees the keys no one has claimed.
+  const std::int64_t in_database = rows(f.path, "prekeys");
+  CHECK(in_database < 30);
+  auto restarted = SqliteDeviceStore::open(f.path, false);
+  CHECK(restarted->count_one_time_prekeys("alice", "phone").one_time == static_cast<std::uint64_t>(in_database));
+  for (std::int64_t i = 0; i < in_database; ++i) {
+    const auto material = restarted->take_bundle("alice", "phone");
+    REQUIRE(material.claimed.one_time);
+    CHECK(material.claimed.one_time->key.key_id >= 70);
+  }
+  CHECK_FALSE(restarted->take_bundle("alice", "phone").claimed.one_time);
+}
+
+TEST_CASE("device store: a new list or a revocation drops the keys claimed ahead", "[unit]") {
+  Fixture f;
+  f.store->add_device(make_device("alice", "phone", 1), credential_hash("alice/phone"));
+  PrekeyUpload first;
+  first.log_index = 2;
+  first.one_time_prekeys = make_batch(kOneTime, 0, 10);
+  first.pq_one_time_prekeys = make_batch(kPqOneTime, 0, 10);
+  f.store->store_prekeys("alice", "phone", first);
+  CHECK(f.store->take_bundle("alice", "phone").claimed.one_time->key.key_id == 0);
+
+  // A new X25519 list: its keys, never the old ones claimed ahead; the ML-KEM reserve stays.
+  PrekeyUpload second;
+  second.log_index = 3;
+  second.one_time_prekeys = make_batch(kOneTime, 100, 3);
+  f.store->store_prekeys("alice", "phone", second);
+  CHECK(f.store->count_one_time_prekeys("alice", "phone") == OneTimePrekeyCounts{3, 9});
+  const auto material = f.store->take_bundle("alice", "phone");
+  CHECK(material.claimed.one_time->key.key_id == 100);
+  CHECK(material.claimed.pq_one_time->key.key_id == 1);
+
+  f.store->revoke_device("alice", "phone", Revocation{4, time_at(4)});
+  CHECK(kind_of([&] { f.store->take_bundle("alice", "phone"); }) == ErrorKind::conflict);
+  CHECK(f.store->count_one_time_prekeys("alice", "phone") == OneTimePrekeyCounts{0, 0});
+}
+
 TEST_CASE("device store: a new list of one kind replaces the stored one of that kind", "[unit]") {
   Fixture f;
   f.store->add_device(make_device("alice", "phone", 1), credential_hash("alice/phone"));
