@@ -9,12 +9,9 @@
 #include <set>
 #include <thread>
 
-#include "audit/checkpoint.h"
+#include "audit/bundle_verify.h"
 #include "audit/encoding.h"
-#include "audit/log_entry.h"
 #include "audit/prekey.h"
-#include "audit/prekey_batch.h"
-#include "audit/proof_verify.h"
 #include "tests/api/server_fixture.h"
 
 using namespace escrowless;
@@ -53,54 +50,18 @@ json upload_body(int one_time, int pq_one_time) {
   return body;
 }
 
-// What a client does with a bundle response (docs/protocol.md section 3), with the audit core.
-// Returns the one-time X25519 key id handed out, if any.
+// What a client does with a bundle response (docs/protocol.md section 3): the audit core's
+// verifier, the one keyclient and apps link, so the server is tested against it. Returns the
+// one-time X25519 key id handed out, if any.
 std::optional<std::uint32_t> verify_bundles(const json& response, const audit::VerifierKey& verifier,
-                                            std::size_t expected_bundles) {
-  const audit::Checkpoint checkpoint =
-      audit::open_checkpoint(response.at("checkpoint").get<std::string>(), verifier.name(), std::span(&verifier, 1));
-  REQUIRE(checkpoint.size == response.at("tree_size"));
-  std::map<std::uint64_t, audit::LogEntry> entries;
-  for (const json& e : response.at("entries")) {
-    const auto data = audit::base64_decode(e.at("data").get<std::string>());
-    std::vector<audit::Hash> proof;
-    for (const auto& h : e.at("inclusion_proof")) proof.push_back(audit::hash_from_base64(h.get<std::string>()));
-    audit::verify_inclusion(e.at("index"), checkpoint.size, audit::leaf_hash(data), proof, checkpoint.root);
-    entries.emplace(e.at("index").get<std::uint64_t>(), audit::parse_entry(data));
-  }
-  REQUIRE(response.at("bundles").size() == expected_bundles);
+                                            const audit::BundleRequest& request, std::size_t expected_bundles) {
+  const audit::VerifiedBundles verified =
+      audit::verify_bundles(audit::parse_bundles_response(response), verifier, request);
+  CHECK(verified.checkpoint.size == response.at("tree_size"));
+  REQUIRE(verified.bundles.size() == expected_bundles);
   std::optional<std::uint32_t> one_time_id;
-  for (const json& bundle : response.at("bundles")) {
-    const auto& enrolled = std::get<audit::DeviceEnrolled>(entries.at(bundle.at("identity_key").at("enrolled_index")).body);
-    const std::string account = bundle.at("account"), device = bundle.at("device_id");
-    REQUIRE(enrolled.account == account);
-    REQUIRE(enrolled.device == device);
-    REQUIRE(audit::base64_encode(enrolled.identity_key.public_key) == bundle.at("identity_key").at("public_key"));
-    for (const char* member : {"signed_prekey", "pq_prekey", "one_time_prekey"}) {
-      if (!bundle.contains(member)) continue;
-      const json& key = bundle.at(member);
-      const auto kind = audit::parse_prekey_kind(key.at("kind").get<std::string>());
-      const std::uint32_t key_id = key.at("key_id");
-      const auto public_key = audit::base64_decode(key.at("public_key").get<std::string>());
-      const auto signature = audit::base64_decode(key.at("signature").get<std::string>());
-      const auto& logged = std::get<audit::PrekeysSigned>(entries.at(key.at("log_index")).body);
-      REQUIRE(logged.identity_key_sha256 == enrolled.identity_key.public_key_sha256());
-      REQUIRE(audit::verify_prekey_signature(
-          enrolled.identity_key.algorithm, enrolled.identity_key.public_key,
-          audit::prekey_signature_message(kind, account, device, key_id, public_key), signature));
-      if (audit::is_one_time(kind)) {
-        const auto& batch = kind == audit::PrekeyKind::one_time_prekey ? *logged.one_time_prekeys : *logged.pq_one_time_prekeys;
-        std::vector<audit::Hash> path;
-        for (const auto& h : key.at("batch").at("path")) path.push_back(audit::hash_from_base64(h.get<std::string>()));
-        audit::verify_prekey_in_batch(kind, key_id, public_key, signature, key.at("batch").at("index"), batch.count,
-                                      path, batch.root);
-        if (kind == audit::PrekeyKind::one_time_prekey) one_time_id = key_id;
-      } else {
-        const auto& logged_key = kind == audit::PrekeyKind::signed_prekey ? *logged.signed_prekey : *logged.pq_last_resort_prekey;
-        REQUIRE(logged_key.public_key == public_key);
-        REQUIRE(logged_key.signature == signature);
-      }
-    }
+  for (const audit::VerifiedBundle& bundle : verified.bundles) {
+    if (bundle.one_time_prekey) one_time_id = bundle.one_time_prekey->key_id;
   }
   return one_time_id;
 }
@@ -145,11 +106,11 @@ TEST_CASE("prekey api: upload is signed in the token, logged, counted and served
   const Enrolled bob = enroll(server, *client, "bob");
   for (int i = 0; i < 4; ++i) {
     const json bundle = expect_json(client->Get(alice.path("/bundle").c_str(), bob.auth()), 200);
-    CHECK(verify_bundles(bundle, server.log().verifier(), 1));
+    CHECK(verify_bundles(bundle, server.log().verifier(), {"alice", alice.device}, 1));
     CHECK(bundle.at("bundles")[0].at("pq_prekey").at("kind") == (i < 3 ? "pq_one_time_prekey" : "pq_last_resort_prekey"));
   }
   const json all = expect_json(client->Get("/v1/accounts/alice/bundles", server.admin_headers()), 200);
-  verify_bundles(all, server.log().verifier(), 1);
+  verify_bundles(all, server.log().verifier(), {"alice", {}}, 1);
   CHECK(expect_json(client->Get(alice.path("/prekeys/count").c_str(), server.admin_headers()), 200).at("one_time_prekeys") == 95);
 }
 

@@ -78,6 +78,7 @@ class ServerFixture {
   int port() const { return port_; }
   const std::vector<api::HttpServer::Route>& routes() const { return server_->routes(); }
   const std::string& cert() const { return cert_; }
+  const std::string& key() const { return key_; }  // the certificate's private key (a test proxy serves it too)
   keyservice::TransparencyLog& log() { return *log_; }
 
  private:
