@@ -12,10 +12,13 @@ namespace escrowless::audit::client {
 
 ServerUrl ServerUrl::parse(std::string_view url) {
   constexpr std::string_view scheme = "https://";
-  if (!url.starts_with(scheme)) throw FetchError("server URL must start with https://: " + std::string(url));
+  if (!url.starts_with(scheme)) throw FetchError("server URL must start with https://");
   std::string_view rest = url.substr(scheme.size());
   const std::size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
+  // Checked first, and no message echoes the URL: user info may hold a password.
+  if (authority.find('@') != std::string_view::npos || rest.find_first_of("?#") != std::string_view::npos)
+    throw FetchError("server URL must not carry user info, a query or a fragment");
   ServerUrl parsed;
   if (slash != std::string_view::npos) {
     parsed.base_path = std::string(rest.substr(slash));
@@ -24,11 +27,11 @@ ServerUrl ServerUrl::parse(std::string_view url) {
   std::string_view port_text;
   if (authority.starts_with('[')) {
     const std::size_t close = authority.find(']');
-    if (close == std::string_view::npos) throw FetchError("server URL has an unclosed '[': " + std::string(url));
+    if (close == std::string_view::npos) throw FetchError("server URL has an unclosed '['");
     parsed.host = std::string(authority.substr(1, close - 1));
     std::string_view after = authority.substr(close + 1);
     if (!after.empty()) {
-      if (after.front() != ':') throw FetchError("server URL has garbage after ']': " + std::string(url));
+      if (after.front() != ':') throw FetchError("server URL has garbage after ']'");
       port_text = after.substr(1);
     }
   } else {
@@ -36,14 +39,12 @@ ServerUrl ServerUrl::parse(std::string_view url) {
     parsed.host = std::string(authority.substr(0, colon));
     if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
   }
-  if (parsed.host.empty()) throw FetchError("server URL has no host: " + std::string(url));
-  if (authority.find_first_of("@?#") != std::string_view::npos)
-    throw FetchError("server URL must not carry user info, a query or a fragment: " + std::string(url));
+  if (parsed.host.empty()) throw FetchError("server URL has no host");
   if (!port_text.empty() || (authority.back() == ':')) {
     int port = 0;
     const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
     if (ec != std::errc() || end != port_text.data() + port_text.size() || port < 1 || port > 65535)
-      throw FetchError("server URL has a bad port: " + std::string(url));
+      throw FetchError("server URL has a bad port");
     parsed.port = port;
   }
   return parsed;
