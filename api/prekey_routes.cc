@@ -105,7 +105,7 @@ json bundles_json(Service& service, const std::vector<keyservice::Bundle>& bundl
   }
   json entries = json::array();
   for (const std::uint64_t index : indices) {
-    const std::string data = service.log.entries(index, 1).front();
+    const std::string data = service.log.entry(index);
     entries.push_back({{"index", index},
                        {"data", audit::base64_encode(std::span(reinterpret_cast<const std::uint8_t*>(data.data()), data.size()))},
                        {"inclusion_proof", hashes_json(service.log.inclusion_proof(index, tree_size))}});

@@ -142,9 +142,37 @@ std::vector<std::string> TransparencyLog::entries(std::uint64_t start, std::uint
   return reader_->leaves(start, count);
 }
 
+std::string TransparencyLog::entry(std::uint64_t index) {
+  {
+    const std::lock_guard guard(cache_mutex_);
+    if (const auto found = entry_cache_.find(index); found != entry_cache_.end()) return found->second;
+  }
+  std::string data = entries(index, 1).front();
+  const std::lock_guard guard(cache_mutex_);
+  if (entry_cache_.size() >= kCacheLimit) entry_cache_.clear();
+  entry_cache_.emplace(index, data);
+  return data;
+}
+
 std::vector<audit::Hash> TransparencyLog::inclusion_proof(std::uint64_t index, std::uint64_t size) {
-  signed_size_or_throw(size);
-  return keyservice::inclusion_proof(*reader_, index, size);
+  const std::uint64_t newest = signed_size_or_throw(size);
+  if (size != newest) return keyservice::inclusion_proof(*reader_, index, size);
+  {
+    const std::lock_guard guard(cache_mutex_);
+    if (proof_cache_size_ == size) {
+      if (const auto found = proof_cache_.find(index); found != proof_cache_.end()) return found->second;
+    }
+  }
+  std::vector<audit::Hash> proof = keyservice::inclusion_proof(*reader_, index, size);
+  const std::lock_guard guard(cache_mutex_);
+  if (proof_cache_size_ != size) {
+    if (proof_cache_size_ > size) return proof;  // a newer checkpoint arrived meanwhile
+    proof_cache_.clear();
+    proof_cache_size_ = size;
+  }
+  if (proof_cache_.size() >= kCacheLimit) proof_cache_.clear();
+  proof_cache_.emplace(index, proof);
+  return proof;
 }
 
 std::vector<audit::Hash> TransparencyLog::consistency_proof(std::uint64_t from, std::uint64_t to) {

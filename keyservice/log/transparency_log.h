@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "audit/hash.h"
@@ -66,6 +67,7 @@ class TransparencyLog {
 
   // Reads, valid up to the newest signed checkpoint's size.
   std::vector<std::string> entries(std::uint64_t start, std::uint64_t count);
+  std::string entry(std::uint64_t index);  // one entry, served from memory when seen recently
   std::vector<audit::Hash> inclusion_proof(std::uint64_t index, std::uint64_t size);
   std::vector<audit::Hash> consistency_proof(std::uint64_t from, std::uint64_t to);
 
@@ -89,6 +91,15 @@ class TransparencyLog {
   std::unique_ptr<Sequencer> sequencer_;
   mutable std::mutex head_mutex_;
   std::shared_ptr<const SignedHead> head_;
+
+  // Every bundle response carries the entries of its device and their inclusion proofs against
+  // the newest checkpoint: both are kept for reuse. Entries never change; proofs are kept for the
+  // newest size only (a new checkpoint empties them). Bounded; emptied when full.
+  static constexpr std::size_t kCacheLimit = 4096;
+  std::mutex cache_mutex_;
+  std::unordered_map<std::uint64_t, std::string> entry_cache_;
+  std::uint64_t proof_cache_size_ = 0;
+  std::unordered_map<std::uint64_t, std::vector<audit::Hash>> proof_cache_;  // by index
 };
 
 }  // namespace escrowless::keyservice

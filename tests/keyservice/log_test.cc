@@ -168,3 +168,36 @@ TEST_CASE("log: a second writer on the same log is refused", "[hsm]") {
   log.reset();
   CHECK_NOTHROW(fixture.open());  // the lock goes with the writer
 }
+
+TEST_CASE("log: entries and proofs served from memory follow every new checkpoint", "[hsm]") {
+  LogFixture fixture;
+  auto log = fixture.open();
+  std::vector<std::string> data;
+  audit::Checkpoint first;
+  for (int round = 0; round < 4; ++round) {
+    std::vector<std::future<Receipt>> futures;
+    for (int i = 0; i < 5; ++i) {
+      data.push_back(entry(static_cast<int>(data.size())));
+      futures.push_back(log->append(data.back()));
+    }
+    for (auto& future : futures) future.get();
+    const auto head = log->signed_head();
+    REQUIRE(head);
+    CHECK(head->note == log->checkpoint());
+    const audit::Checkpoint checkpoint = open_note(*log, head->note);
+    REQUIRE(checkpoint.size == data.size());
+    // Twice each: the second answer comes from memory and must still verify against this root.
+    for (int pass = 0; pass < 2; ++pass) {
+      for (std::uint64_t index = 0; index < data.size(); ++index) {
+        CHECK(log->entry(index) == data[index]);
+        CHECK_NOTHROW(audit::verify_inclusion(index, checkpoint.size, audit::leaf_hash(data[index]),
+                                              log->inclusion_proof(index, checkpoint.size), checkpoint.root));
+      }
+    }
+    // An older size is answered apart from the newest-size proofs kept in memory, and verifies.
+    if (round == 0) first = checkpoint;
+    CHECK_NOTHROW(audit::verify_inclusion(2, first.size, audit::leaf_hash(data[2]), log->inclusion_proof(2, first.size),
+                                          first.root));
+  }
+  CHECK_THROWS_AS(log->entry(data.size()), keyservice::Error);
+}
