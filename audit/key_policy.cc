@@ -40,20 +40,20 @@ const bool* find_flag(const Attributes& flags, std::string_view name) {
 
 std::vector<std::string> private_key_faults(const Attributes& flags) {
   std::vector<std::string> faults;
-  for (const MustBeTrue& rule : kMustBeTrue) {
-    const bool* value = find_flag(flags, rule.flag);
-    if (value == nullptr) {
-      faults.push_back("does not report " + std::string(rule.flag));
-    } else if (!*value) {
-      faults.emplace_back(rule.when_false);
-    }
-  }
   for (const MustBeFalse& rule : kMustBeFalse) {
     const bool* value = find_flag(flags, rule.flag);
     if (value == nullptr) {
-      if (rule.required) faults.push_back("does not report " + std::string(rule.flag));
+      if (rule.required) faults.push_back(std::string(rule.flag) + " not reported");
     } else if (*value) {
       faults.emplace_back(rule.when_true);
+    }
+  }
+  for (const MustBeTrue& rule : kMustBeTrue) {
+    const bool* value = find_flag(flags, rule.flag);
+    if (value == nullptr) {
+      faults.push_back(std::string(rule.flag) + " not reported");
+    } else if (!*value) {
+      faults.emplace_back(rule.when_false);
     }
   }
   return faults;

@@ -13,8 +13,8 @@ namespace escrowless::audit {
 // What breaks the private key rules: sensitive, always_sensitive, never_extractable and local
 // must be present and true (made in the token, never out of it in the clear); extractable,
 // decrypt, unwrap and derive present and false; wrap, when the token reports it, false. An
-// absent required flag is a fault too ("does not report never_extractable"): the token is not
-// saying. Empty when the key obeys every rule.
+// absent required flag is a fault too ("never_extractable not reported"): the token is not
+// saying. Faults come in a fixed order: capabilities first, then the missing guarantees. Empty when the key obeys every rule.
 std::vector<std::string> private_key_faults(const Attributes& flags);
 
 // The escrow capabilities of a secret key: "able to wrap", "able to unwrap", "able to decrypt"

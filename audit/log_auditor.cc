@@ -188,7 +188,7 @@ class AuditVisitor {
 
   void check_private_key(const std::string& what, const Attributes& flags) {
     if (const auto faults = private_key_faults(flags); !faults.empty()) {
-      flag("key_policy", what + " is " + join_phrases(faults));
+      flag("key_policy", what + " breaks the private key rules: " + join_phrases(faults));
     }
   }
 
