@@ -37,6 +37,20 @@ std::string describe(const InventoryObject& object) {
 
 }  // namespace
 
+std::optional<Violation> SignatureCheck::run() const {
+  try {
+    verify_prekeys_signed(entry, algorithm, identity_key);
+    return std::nullopt;
+  } catch (const Error& e) {
+    return Violation{index, "signature",
+                     "prekeys.signed for device " + device +
+                         ": a signature does not verify under the identity key logged at entry " +
+                         std::to_string(enrolled_index) + " (" + e.what() + ")"};
+  }
+}
+
+std::vector<SignatureCheck> LogAuditor::take_signature_checks() { return std::exchange(state_->pending, {}); }
+
 LogAuditor::LogAuditor(Options options) : state_(std::make_unique<State>()) {
   state_->options = std::move(options);
 }
@@ -121,13 +135,12 @@ class AuditVisitor {
                                short_hex(device->key_hash));
       return;
     }
-    try {
-      verify_prekeys_signed(entry, device->algorithm, device->public_key);
-      s_.stats.signatures += (entry.signed_prekey ? 1 : 0) + (entry.pq_last_resort_prekey ? 1 : 0);
-    } catch (const Error& e) {
-      flag("signature", "prekeys.signed for device " + name +
-                            ": a signature does not verify under the identity key logged at entry " +
-                            std::to_string(device->enrolled_index) + " (" + e.what() + ")");
+    SignatureCheck check{index_, name, device->enrolled_index, device->algorithm, device->public_key, entry};
+    s_.stats.signatures += (entry.signed_prekey ? 1 : 0) + (entry.pq_last_resort_prekey ? 1 : 0);
+    if (s_.options.defer_signatures) {
+      s_.pending.push_back(std::move(check));
+    } else if (auto violation = check.run()) {
+      found_.push_back(std::move(*violation));
     }
   }
 

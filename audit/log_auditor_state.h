@@ -44,6 +44,7 @@ struct LogAuditor::State {
   // Every logged key by its public_key_sha256: "" for the log key, else "account/device".
   std::unordered_map<Hash, std::string, HashBucket> key_owners;
   Stats stats;
+  std::vector<SignatureCheck> pending;  // defer_signatures: not part of the saved state
 };
 
 }  // namespace escrowless::audit

@@ -1,16 +1,19 @@
 #include "audit/keyaudit/commands.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include "audit/account_monitor.h"
 #include "audit/client/https_client.h"
 #include "audit/error.h"
 #include "audit/keyaudit/log_sync.h"
+#include "audit/keyaudit/parallel_signatures.h"
 #include "audit/keyaudit/report.h"
 #include "audit/keyaudit/state_file.h"
 #include "audit/log_auditor.h"
@@ -20,6 +23,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr int kStateVersion = 1;
+constexpr std::size_t kSignatureBatch = 256;  // checks handed to a worker at once
 
 // --verifier-key takes the vkey itself, or a file whose first line is one.
 audit::VerifierKey load_verifier_key(const std::string& value) {
@@ -101,7 +105,7 @@ int run_verify(const CommonOptions& options) {
   const audit::VerifierKey verifier = load_verifier_key(options.verifier_key);
   const auto state = load_own_state(options, "verify", verifier);
   VerifiedTree previous;
-  audit::LogAuditor::Options auditor_options{verifier.to_string()};
+  audit::LogAuditor::Options auditor_options{verifier.to_string(), /*defer_signatures=*/true};
   std::optional<audit::LogAuditor> auditor;
   try {
     if (state) {
@@ -122,12 +126,21 @@ int run_verify(const CommonOptions& options) {
   Progress progress;
   SyncOptions sync_options;
   sync_options.progress = [&](uint64_t done, uint64_t total) { progress.update(done, total); };
+  ParallelSignatures signatures(std::max(std::thread::hardware_concurrency(), 1U));
+  std::vector<audit::SignatureCheck> batch;
   const SyncResult sync = sync_log(
       client, verifier, previous,
       [&](uint64_t, std::span<const uint8_t> bytes) {
         for (audit::Violation& violation : auditor->audit(bytes)) report.violations.push_back(std::move(violation));
+        for (audit::SignatureCheck& check : auditor->take_signature_checks()) batch.push_back(std::move(check));
+        if (batch.size() >= kSignatureBatch) signatures.submit(std::exchange(batch, {}));
       },
       sync_options);
+  signatures.submit(std::move(batch));
+  for (audit::Violation& violation : signatures.finish()) report.violations.push_back(std::move(violation));
+  // Entry order, log-wide findings (no index) first.
+  std::stable_sort(report.violations.begin(), report.violations.end(),
+                   [](const audit::Violation& a, const audit::Violation& b) { return a.index < b.index; });
   progress.finish();
   fill(report, sync, state.has_value(), start);
   const audit::LogAuditor::Stats stats = auditor->stats();

@@ -267,3 +267,23 @@ TEST_CASE("auditor: state survives a JSON round trip mid-log", "[unit]") {
   CHECK_THROWS_MATCHES(LogAuditor::from_json(broken), Error, IsInvalidInput());
   CHECK_THROWS_MATCHES(LogAuditor::from_json(nlohmann::json::object()), Error, IsInvalidInput());
 }
+
+TEST_CASE("auditor: deferred signature checks find what inline checks find", "[unit]") {
+  PrekeysSigned forged = example_prekeys_signed_full();
+  forged.signed_prekey->signature[0] ^= 0x01;
+  const auto entries = with(with(base(), LogEntry{example_prekeys_signed_full()}), LogEntry{forged});
+  const auto inline_found = run(entries);
+  REQUIRE(rules_of(inline_found) == "signature@3");
+
+  LogAuditor deferred(LogAuditor::Options{"", /*defer_signatures=*/true});
+  CHECK(rules_of(run(deferred, entries)).empty());
+  const std::vector<SignatureCheck> checks = deferred.take_signature_checks();
+  REQUIRE(checks.size() == 2);
+  CHECK(deferred.take_signature_checks().empty());
+  CHECK(checks[0].index == 2);
+  CHECK_FALSE(checks[0].run());
+  const auto violation = checks[1].run();
+  REQUIRE(violation);
+  CHECK(*violation == inline_found[0]);
+  CHECK(deferred.stats().signatures == 4);
+}
