@@ -76,6 +76,12 @@ audit verify --server "$url"; expect_status 2 "a missing option"
 audit monitor --server "$url" --verifier-key "$vkey" "${ca[@]}" --account alice --expect "$work/nonexistent"
 expect_status 2 "a missing expect file"
 
+# --- a checkpoint the pinned key did not sign: another log of the same name -------------------
+"$keyadmin" init --data-dir "$work/other" --port 0 --origin audit.escrowless.test/log > /dev/null
+audit verify --server "$url" --verifier-key "$("$keyadmin" log verifier-key --data-dir "$work/other")" "${ca[@]}"
+expect_status 1 "a checkpoint under another key"
+grep -q "\[checkpoint\] the server's checkpoint does not verify" "$work/out" || fail "the unverified checkpoint is not named"
+
 # --- the owner's monitor: a ghost device ------------------------------------------------------
 jq -n --slurpfile p "$work/phone.json" --slurpfile l "$work/laptop.json" \
   '{account: "alice", devices: [$p[0], $l[0]] | map({device: .device_id, identity_key_sha256: .identity_key.public_key_sha256})}' \
