@@ -90,6 +90,8 @@ monitor() { audit monitor --server "$url" --verifier-key "$vkey" "${ca[@]}" --ac
 monitor --state "$work/monitor.state"
 expect_status 0 "monitor with every device known"
 grep -q "state saved" "$work/out" || fail "monitor saved no state"
+verify --state "$work/monitor.state"; expect_status 2 "a monitor state file given to verify"
+grep -q "belongs to keyaudit monitor" "$work/out" || fail "no reason for refusing the state file"
 enroll bob > /dev/null || fail "enroll bob"  # another account's entries are not alice's business
 monitor --state "$work/monitor.state"
 expect_status 0 "monitor after another account's enrollment"
