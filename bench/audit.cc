@@ -14,6 +14,7 @@
 //
 //   audit [--entries N] [--per-device K] [--rotations R] [--server-threads T] [--dir DIR]
 #include <openssl/evp.h>
+#include <sys/resource.h>
 
 #include <cinttypes>
 #include <cstdio>
@@ -156,6 +157,14 @@ double leaf_hash_seconds_per_entry(const std::vector<std::string>& sample) {
   return seconds;
 }
 
+// CPU time of the whole process (server threads and auditor threads together), in seconds.
+double process_cpu_seconds() {
+  struct rusage usage {};
+  ::getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
 double verify_seconds_each() {
   const SoftKey key;
   const std::vector<std::uint8_t> message(80, 7);
@@ -168,6 +177,18 @@ double verify_seconds_each() {
   }
   if (ok != kCount) throw std::runtime_error("raw verify failed");
   return seconds_since(start) / kCount;
+}
+
+// The machine's load average: benches share it, and a loaded machine is slower.
+std::string load_average() {
+  std::FILE* file = std::fopen("/proc/loadavg", "r");
+  if (!file) return "?";
+  char text[128] = {};
+  const bool read = std::fgets(text, sizeof text, file) != nullptr;
+  std::fclose(file);
+  std::string line = read ? text : "?";
+  while (!line.empty() && line.back() == '\n') line.pop_back();
+  return line + " (1, 5, 15 min; " + std::to_string(std::thread::hardware_concurrency()) + " cores)";
 }
 
 }  // namespace
@@ -251,13 +272,17 @@ int main(int argc, char** argv) {
     {
       escrowless::audit::client::ClientOptions client_options;
       client_options.ca_file = service.cert();
-      const escrowless::audit::client::HttpsClient client(escrowless::audit::client::ServerUrl::parse(url), client_options);
+      const auto server_url = escrowless::audit::client::ServerUrl::parse(url);
+      const auto connect = [&] { return std::make_unique<escrowless::audit::client::HttpsClient>(server_url, client_options); };
       const auto start = bench::Clock::now();
-      const auto result = escrowless::keyaudit::sync_log(client, verifier, {}, [](std::uint64_t, std::span<const std::uint8_t>) {}, {});
+      const double cpu_start = process_cpu_seconds();
+      const auto result = escrowless::keyaudit::sync_log(connect, verifier, {}, [](const escrowless::keyaudit::FetchedEntry&) {}, {});
       const double seconds = seconds_since(start);
+      const double cpu = process_cpu_seconds() - cpu_start;
       if (!result.tree) throw std::runtime_error("fetch-only pass did not verify");
-      std::printf("  fetch only  %.0f entries/s (%.1f s): GET /v1/log/entries x1000, base64, leaf hashes, root checked\n",
-                  static_cast<double>(result.fetched) / seconds, seconds);
+      std::printf("  fetch only  %.0f entries/s (%.1f s; %.1f CPU s, server included: %.0f entries per CPU second): "
+                  "GET /v1/log/entries x1000, base64, leaf hashes, root checked\n",
+                  static_cast<double>(result.fetched) / seconds, seconds, cpu, static_cast<double>(result.fetched) / cpu);
       std::fflush(stdout);
     }
 
@@ -270,6 +295,7 @@ int main(int argc, char** argv) {
     std::ostringstream captured;
     auto* const saved = std::cout.rdbuf(captured.rdbuf());
     const auto start = bench::Clock::now();
+    const double cpu_start = process_cpu_seconds();
     int code = 0;
     try {
       code = escrowless::keyaudit::run_verify(verify_options);
@@ -278,11 +304,15 @@ int main(int argc, char** argv) {
       throw;
     }
     const double seconds = seconds_since(start);
+    const double cpu = process_cpu_seconds() - cpu_start;
     std::cout.rdbuf(saved);
     const auto report = nlohmann::json::parse(captured.str());
     const double n = static_cast<double>(options.entries);
-    std::printf("  verify      %.0f entries/s (%.1f s), exit %d, %zu violations, %s signatures verified\n", n / seconds,
-                seconds, code, report["violations"].size(), report["details"]["signatures"].dump().c_str());
+    std::printf("  verify      %.0f entries/s (%.1f s; %.1f CPU s, server included: %.0f entries per CPU second), exit %d, "
+                "%zu violations, %s signatures verified\n",
+                n / seconds, seconds, cpu, n / cpu, code, report["violations"].size(),
+                report["details"]["signatures"].dump().c_str());
+    std::printf("  load        %s\n", load_average().c_str());
     std::printf("  hashing     %.1f%% of verify's time (%.2f s at the raw leaf-hash rate)\n",
                 100.0 * hash_each * n / seconds, hash_each * n);
     std::printf("  signatures  %.1f%% of verify's time (%.2f s at the raw Ed25519 rate)\n",

@@ -41,13 +41,14 @@ audit::VerifierKey load_verifier_key(const std::string& value) {
   }
 }
 
-audit::client::HttpsClient make_client(const CommonOptions& options) {
+ClientFactory client_factory(const CommonOptions& options) {
   audit::client::ClientOptions client_options;
   if (!options.cacert.empty()) {
     if (!std::filesystem::exists(options.cacert)) throw UsageError("--cacert file " + options.cacert + " does not exist");
     client_options.ca_file = options.cacert;
   }
-  return audit::client::HttpsClient(audit::client::ServerUrl::parse(options.server), std::move(client_options));
+  const audit::client::ServerUrl url = audit::client::ServerUrl::parse(options.server);
+  return [url, client_options] { return std::make_unique<audit::client::HttpsClient>(url, client_options); };
 }
 
 // The saved state, after checking it is this command's, for this log (and account).
@@ -118,7 +119,7 @@ int run_verify(const CommonOptions& options) {
   } catch (const std::exception& e) {
     throw std::runtime_error("state file " + options.state + ": " + e.what());
   }
-  const audit::client::HttpsClient client = make_client(options);
+  const ClientFactory connect = client_factory(options);
 
   Report report;
   report.command = "verify";
@@ -126,12 +127,16 @@ int run_verify(const CommonOptions& options) {
   Progress progress;
   SyncOptions sync_options;
   sync_options.progress = [&](uint64_t done, uint64_t total) { progress.update(done, total); };
+  sync_options.parse = true;
   ParallelSignatures signatures(std::max(std::thread::hardware_concurrency(), 1U));
   std::vector<audit::SignatureCheck> batch;
   const SyncResult sync = sync_log(
-      client, verifier, previous,
-      [&](uint64_t, std::span<const uint8_t> bytes) {
-        for (audit::Violation& violation : auditor->audit(bytes)) report.violations.push_back(std::move(violation));
+      connect, verifier, previous,
+      [&](const FetchedEntry& entry) {
+        for (audit::Violation& violation :
+             entry.parsed ? auditor->audit(*entry.parsed) : auditor->audit_unparsable(std::string(entry.parse_error))) {
+          report.violations.push_back(std::move(violation));
+        }
         for (audit::SignatureCheck& check : auditor->take_signature_checks()) batch.push_back(std::move(check));
         if (batch.size() >= kSignatureBatch) signatures.submit(std::exchange(batch, {}));
       },
@@ -180,7 +185,7 @@ int run_monitor(const CommonOptions& options, const MonitorOptions& monitor_opti
       throw std::runtime_error("state file " + options.state + ": " + e.what());
     }
   }
-  const audit::client::HttpsClient client = make_client(options);
+  const ClientFactory connect = client_factory(options);
   audit::AccountMonitor monitor(std::move(*expectation));
 
   Report report;
@@ -189,10 +194,14 @@ int run_monitor(const CommonOptions& options, const MonitorOptions& monitor_opti
   Progress progress;
   SyncOptions sync_options;
   sync_options.progress = [&](uint64_t done, uint64_t total) { progress.update(done, total); };
+  sync_options.parse = true;
   const SyncResult sync = sync_log(
-      client, verifier, previous,
-      [&](uint64_t index, std::span<const uint8_t> bytes) {
-        for (audit::Violation& violation : monitor.check(index, bytes)) report.violations.push_back(std::move(violation));
+      connect, verifier, previous,
+      [&](const FetchedEntry& entry) {
+        for (audit::Violation& violation : entry.parsed ? monitor.check(entry.index, *entry.parsed)
+                                                        : monitor.check(entry.index, entry.bytes)) {
+          report.violations.push_back(std::move(violation));
+        }
       },
       sync_options);
   progress.finish();

@@ -1,7 +1,8 @@
 #include "audit/keyaudit/log_sync.h"
 
 #include <condition_variable>
-#include <deque>
+#include <algorithm>
+#include <map>
 #include <exception>
 #include <mutex>
 #include <stdexcept>
@@ -18,7 +19,7 @@ namespace {
 using audit::client::FetchError;
 
 // Chunks fetched ahead of the consumer: enough to keep both sides busy, little memory.
-constexpr std::size_t kChunksAhead = 4;
+constexpr uint64_t kChunksAhead = 8;
 
 nlohmann::json parse_json(const std::string& body, const std::string& what) {
   try {
@@ -41,69 +42,83 @@ std::vector<audit::Hash> proof_of(const nlohmann::json& body, const std::string&
 struct Chunk {
   uint64_t start = 0;
   std::vector<std::vector<uint8_t>> entries;
-  std::vector<audit::Hash> leaf_hashes;  // hashed on the fetch thread, off the consumer's path
+  std::vector<audit::Hash> leaf_hashes;             // hashed on a fetching thread
+  std::vector<std::optional<audit::LogEntry>> parsed;  // SyncOptions::parse only
+  std::vector<std::string> parse_errors;
 };
 
-// Fetches [from, to) in requests of `batch`, in a thread of its own, `kChunksAhead` chunks ahead.
+// Fetches [from, to) in requests of `batch` on `threads` threads (each its own connection), at
+// most kChunksAhead chunks ahead of the consumer, handing chunks over in order.
 class Fetcher {
  public:
-  Fetcher(const audit::client::HttpsClient& client, uint64_t from, uint64_t to, uint64_t batch)
-      : client_(client), from_(from), to_(to), batch_(batch), thread_([this] { run(); }) {}
+  Fetcher(const ClientFactory& connect, uint64_t from, uint64_t to, const SyncOptions& options)
+      : from_(from), to_(to), batch_(options.batch), parse_(options.parse),
+        chunks_((to - from + options.batch - 1) / options.batch) {
+    const unsigned threads = std::max(1U, std::min<unsigned>(options.fetchers, static_cast<unsigned>(std::min<uint64_t>(chunks_, 64))));
+    for (unsigned i = 0; i < threads; ++i) clients_.push_back(connect());
+    for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this, i] { run(*clients_[i]); });
+  }
   ~Fetcher() {
     {
       std::lock_guard lock(mutex_);
       stopping_ = true;
     }
     changed_.notify_all();
-    thread_.join();
+    for (std::thread& thread : threads_) thread.join();
   }
   Fetcher(const Fetcher&) = delete;
   Fetcher& operator=(const Fetcher&) = delete;
 
-  // The next chunk in order; nullopt at the end. Rethrows the fetch thread's error.
+  // The next chunk in order; nullopt at the end. Rethrows a fetching thread's error.
   std::optional<Chunk> next() {
     std::unique_lock lock(mutex_);
-    changed_.wait(lock, [&] { return !ready_.empty() || done_; });
-    if (!ready_.empty()) {
-      Chunk chunk = std::move(ready_.front());
-      ready_.pop_front();
-      changed_.notify_all();
-      return chunk;
-    }
+    if (consumed_ == chunks_) return std::nullopt;
+    changed_.wait(lock, [&] { return ready_.contains(consumed_) || error_; });
     if (error_) std::rethrow_exception(error_);
-    return std::nullopt;
+    auto found = ready_.find(consumed_);
+    Chunk chunk = std::move(found->second);
+    ready_.erase(found);
+    ++consumed_;
+    changed_.notify_all();
+    return chunk;
   }
 
  private:
-  void run() {
+  void run(const audit::client::HttpsClient& client) {
     try {
-      for (uint64_t at = from_; at < to_;) {
-        Chunk chunk = fetch(at, std::min(batch_, to_ - at));
-        at += chunk.entries.size();
-        std::unique_lock lock(mutex_);
-        changed_.wait(lock, [&] { return ready_.size() < kChunksAhead || stopping_; });
-        if (stopping_) return;
-        ready_.push_back(std::move(chunk));
+      for (;;) {
+        uint64_t number = 0;
+        {
+          std::unique_lock lock(mutex_);
+          changed_.wait(lock, [&] { return stopping_ || error_ || claimed_ == chunks_ || claimed_ < consumed_ + kChunksAhead; });
+          if (stopping_ || error_ || claimed_ == chunks_) return;
+          number = claimed_++;
+        }
+        const uint64_t start = from_ + number * batch_;
+        Chunk chunk = fetch(client, start, std::min(batch_, to_ - start));
+        std::lock_guard lock(mutex_);
+        ready_.emplace(number, std::move(chunk));
         changed_.notify_all();
       }
     } catch (...) {
       std::lock_guard lock(mutex_);
-      error_ = std::current_exception();
+      if (!error_) error_ = std::current_exception();
+      changed_.notify_all();
     }
-    std::lock_guard lock(mutex_);
-    done_ = true;
-    changed_.notify_all();
   }
 
-  Chunk fetch(uint64_t start, uint64_t count) const {
+  Chunk fetch(const audit::client::HttpsClient& client, uint64_t start, uint64_t count) const {
     const std::string path = "/v1/log/entries?start=" + std::to_string(start) + "&count=" + std::to_string(count);
-    const nlohmann::json body = parse_json(client_.get(path), "GET " + path);
-    Chunk chunk{start, {}, {}};
+    const nlohmann::json body = parse_json(client.get(path), "GET " + path);
+    Chunk chunk;
+    chunk.start = start;
     try {
       const nlohmann::json& entries = body.at("entries");
-      if (entries.empty() || entries.size() > count)
+      // The server serves every entry up to its newest signed size, which covers our checkpoint.
+      if (entries.size() != count)
         throw FetchError("GET " + path + " answered " + std::to_string(entries.size()) + " entries");
-      chunk.entries.reserve(entries.size());
+      chunk.entries.reserve(count);
+      chunk.leaf_hashes.reserve(count);
       uint64_t index = start;
       for (const nlohmann::json& entry : entries) {
         if (entry.at("index").get<uint64_t>() != index)
@@ -118,18 +133,32 @@ class Fetcher {
     } catch (const std::exception& e) {
       throw FetchError("GET " + path + ": malformed answer: " + e.what());
     }
+    if (parse_) {
+      chunk.parsed.resize(chunk.entries.size());
+      chunk.parse_errors.resize(chunk.entries.size());
+      for (std::size_t i = 0; i < chunk.entries.size(); ++i) {
+        try {
+          chunk.parsed[i].emplace(audit::parse_entry(chunk.entries[i]));
+        } catch (const audit::Error& e) {
+          chunk.parse_errors[i] = e.what();
+        }
+      }
+    }
     return chunk;
   }
 
-  const audit::client::HttpsClient& client_;
   const uint64_t from_, to_, batch_;
+  const bool parse_;
+  const uint64_t chunks_;
+  std::vector<std::unique_ptr<audit::client::HttpsClient>> clients_;
   std::mutex mutex_;
   std::condition_variable changed_;
-  std::deque<Chunk> ready_;
-  bool done_ = false;
+  std::map<uint64_t, Chunk> ready_;  // by chunk number
+  uint64_t claimed_ = 0;             // chunks taken by a fetching thread
+  uint64_t consumed_ = 0;            // chunks handed to the consumer
   bool stopping_ = false;
   std::exception_ptr error_;
-  std::thread thread_;  // last: starts once everything above exists
+  std::vector<std::thread> threads_;  // last: they start once everything above exists
 };
 
 audit::Violation log_violation(std::string rule, std::string message) {
@@ -159,8 +188,10 @@ VerifiedTree VerifiedTree::from_json(const nlohmann::json& json) {
   }
 }
 
-SyncResult sync_log(const audit::client::HttpsClient& client, const audit::VerifierKey& verifier,
+SyncResult sync_log(const ClientFactory& connect, const audit::VerifierKey& verifier,
                     const VerifiedTree& previous, const EntryCallback& on_entry, const SyncOptions& options) {
+  const std::unique_ptr<audit::client::HttpsClient> connection = connect();
+  const audit::client::HttpsClient& client = *connection;
   SyncResult result;
   result.previous_size = previous.size;
   result.checkpoint_note = client.get("/v1/log/checkpoint");
@@ -203,12 +234,16 @@ SyncResult sync_log(const audit::client::HttpsClient& client, const audit::Verif
   audit::CompactTree tree = audit::CompactTree::from_nodes(previous.size, previous.frontier);
   const uint64_t total = checkpoint.size - previous.size;
   if (total > 0) {
-    Fetcher fetcher(client, previous.size, checkpoint.size, options.batch);
+    Fetcher fetcher(connect, previous.size, checkpoint.size, options);
     while (auto chunk = fetcher.next()) {
-      uint64_t index = chunk->start;
       for (std::size_t i = 0; i < chunk->entries.size(); ++i) {
         tree.append(chunk->leaf_hashes[i]);
-        on_entry(index++, chunk->entries[i]);
+        FetchedEntry entry{chunk->start + i, chunk->entries[i], nullptr, {}};
+        if (options.parse) {
+          entry.parsed = chunk->parsed[i] ? &*chunk->parsed[i] : nullptr;
+          entry.parse_error = chunk->parse_errors[i];
+        }
+        on_entry(entry);
       }
       result.fetched += chunk->entries.size();
       if (options.progress) options.progress(result.fetched, total);

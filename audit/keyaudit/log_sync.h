@@ -2,14 +2,17 @@
 // checkpoint and checks it under the pinned verifier key; against the tree saved by the last run,
 // checks that the log only grew (a consistency proof, and the saved size and root); fetches the
 // entries not yet seen, recomputes the root from the saved frontier and compares it with the
-// checkpoint. Each new entry goes to a callback in index order while the next ones are fetched.
+// checkpoint. Each new entry goes to a callback in index order while the next ones are fetched
+// (and, optionally, parsed) by `fetchers` threads, each with its own connection.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -17,6 +20,7 @@
 #include "audit/checkpoint.h"
 #include "audit/client/https_client.h"
 #include "audit/hash.h"
+#include "audit/log_entry.h"
 #include "audit/verifier_key.h"
 #include "audit/violation.h"
 
@@ -37,6 +41,8 @@ struct VerifiedTree {
 
 struct SyncOptions {
   uint64_t batch = 1000;  // entries per request (the server's maximum)
+  unsigned fetchers = 2;  // threads fetching requests ahead, each over its own connection
+  bool parse = false;     // parse each entry on the fetching threads (FetchedEntry::parsed)
   // Called now and then with (entries done, entries to do).
   std::function<void(uint64_t, uint64_t)> progress;
 };
@@ -50,11 +56,20 @@ struct SyncResult {
   std::optional<VerifiedTree> tree;      // set only when the checkpoint, consistency and root checked
 };
 
-// One entry: its index and the bytes as logged.
-using EntryCallback = std::function<void(uint64_t index, std::span<const uint8_t> bytes)>;
+// One entry: its index, the bytes as logged and, with SyncOptions::parse, parse_entry()'s result.
+struct FetchedEntry {
+  uint64_t index = 0;
+  std::span<const uint8_t> bytes;
+  const audit::LogEntry* parsed = nullptr;  // null without parse, or when the entry does not parse
+  std::string_view parse_error;             // why it does not parse (parse only)
+};
+using EntryCallback = std::function<void(const FetchedEntry&)>;
+
+// Makes the connections (one for the checkpoint and proofs, one per fetching thread).
+using ClientFactory = std::function<std::unique_ptr<audit::client::HttpsClient>()>;
 
 // Throws audit::client::FetchError when the server can't be asked or answers malformed data.
-SyncResult sync_log(const audit::client::HttpsClient& client, const audit::VerifierKey& verifier,
+SyncResult sync_log(const ClientFactory& connect, const audit::VerifierKey& verifier,
                     const VerifiedTree& previous, const EntryCallback& on_entry, const SyncOptions& options);
 
 }  // namespace escrowless::keyaudit
