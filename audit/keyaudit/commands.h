@@ -1,0 +1,32 @@
+// keyaudit's two commands. Each returns the exit code: 0 everything verified, 1 a violation
+// (reported), and throws UsageError, audit::client::FetchError or std::runtime_error for the
+// cases main() maps to 2 (usage, network, server, state file).
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace escrowless::keyaudit {
+
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct CommonOptions {
+  std::string server;
+  std::string verifier_key;  // the vkey string, or a file holding it
+  std::string state;         // empty: no state, read everything, save nothing
+  std::string cacert;
+  bool json = false;
+};
+
+struct MonitorOptions {
+  std::string account;
+  std::string expect;  // path of the expect file
+};
+
+int run_verify(const CommonOptions& options);
+int run_monitor(const CommonOptions& options, const MonitorOptions& monitor);
+
+}  // namespace escrowless::keyaudit

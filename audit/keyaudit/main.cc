@@ -1,0 +1,63 @@
+// keyaudit: checks an Escrowless transparency log from the outside, with only the log's
+// verifier key and public endpoints.
+//   keyaudit verify   the whole log: signed checkpoints, consistency, the root, the no-escrow rules
+//   keyaudit monitor  one account: every entry about it must be one its owner expects
+// Exit codes: 0 everything verified, 1 a violation (reported), 2 usage, network or server error.
+#include <CLI/CLI.hpp>
+
+#include <exception>
+#include <iostream>
+
+#include "audit/client/https_client.h"
+#include "audit/error.h"
+#include "audit/keyaudit/commands.h"
+
+namespace ka = escrowless::keyaudit;
+
+namespace {
+
+void add_common(CLI::App& command, ka::CommonOptions& options) {
+  command.add_option("--server", options.server, "the key service, https://host[:port]")->required();
+  command.add_option("--verifier-key", options.verifier_key,
+                     "the log's C2SP verifier key (or a file holding it), obtained out of band")
+      ->required();
+  command.add_option("--state", options.state, "state file: what earlier runs verified (created if missing)");
+  command.add_option("--cacert", options.cacert, "PEM certificate(s) to trust for the server instead of the system's");
+  command.add_flag("--json", options.json, "print the report as JSON");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"keyaudit: verify an Escrowless transparency log (no escrow key, no ghost device)"};
+  app.require_subcommand(1);
+  ka::CommonOptions options;
+  ka::MonitorOptions monitor;
+  CLI::App* verify = app.add_subcommand("verify", "check the whole log: checkpoint, consistency, root, no-escrow rules");
+  add_common(*verify, options);
+  CLI::App* watch = app.add_subcommand("monitor", "check that every entry about an account is one its owner expects");
+  add_common(*watch, options);
+  watch->add_option("--account", monitor.account, "the account to watch")->required();
+  watch->add_option("--expect", monitor.expect, "JSON file of the account's known devices (see docs/auditor-guide.md)")
+      ->required();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+  try {
+    return verify->parsed() ? ka::run_verify(options) : ka::run_monitor(options, monitor);
+  } catch (const ka::UsageError& e) {
+    std::cerr << "keyaudit: " << e.what() << "\n";
+  } catch (const escrowless::audit::client::FetchError& e) {
+    std::cerr << "keyaudit: " << e.what() << "\n";
+  } catch (const std::exception& e) {
+    std::cerr << "keyaudit: " << e.what() << "\n";
+  }
+  return 2;
+}

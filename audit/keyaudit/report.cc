@@ -1,0 +1,71 @@
+#include "audit/keyaudit/report.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <sstream>
+
+namespace escrowless::keyaudit {
+
+nlohmann::json Report::to_json() const {
+  nlohmann::json violations_json = nlohmann::json::array();
+  for (const audit::Violation& violation : violations) violations_json.push_back(audit::to_json(violation));
+  return {{"command", command},
+          {"server", server},
+          {"ok", ok()},
+          {"checkpoint", {{"origin", origin}, {"size", size}, {"root", root}, {"note", checkpoint}}},
+          {"previous_size", had_state ? nlohmann::json(previous_size) : nlohmann::json(nullptr)},
+          {"new_entries", new_entries},
+          {"seconds", seconds},
+          {"details", details},
+          {"violations", violations_json},
+          {"state_saved", state_saved}};
+}
+
+std::string Report::to_text() const {
+  std::ostringstream out;
+  out << "keyaudit " << command << " " << server << "\n";
+  out << "  checkpoint   " << origin << " size " << size << " root " << root << " (signature verified)\n";
+  if (had_state) {
+    out << "  last run     size " << previous_size << (size > previous_size ? " (consistency checked)" : "") << "\n";
+  } else {
+    out << "  last run     none: the whole log was read\n";
+  }
+  out << "  new entries  " << new_entries;
+  if (seconds > 0) out << " in " << static_cast<int64_t>(seconds * 1000) << " ms";
+  out << "\n";
+  for (const auto& [key, value] : details.items()) out << "  " << key << std::string(key.size() < 12 ? 12 - key.size() : 0, ' ') << " " << value.dump() << "\n";
+  if (ok()) {
+    out << "OK: everything verified" << (state_saved ? "; state saved" : "") << "\n";
+  } else {
+    out << violations.size() << " violation" << (violations.size() == 1 ? "" : "s") << ":\n";
+    for (const audit::Violation& violation : violations) {
+      out << "  " << (violation.index ? "entry " + std::to_string(*violation.index) : std::string("log")) << " ["
+          << violation.rule << "] " << violation.message << "\n";
+    }
+    out << "FAILED: state not saved\n";
+  }
+  return out.str();
+}
+
+Progress::Progress(uint64_t threshold) : threshold_(threshold), terminal_(::isatty(STDERR_FILENO) == 1) {}
+
+void Progress::update(uint64_t done, uint64_t total) {
+  if (total < threshold_) return;
+  const auto now = Clock::now();
+  if (now - last_ < (terminal_ ? std::chrono::seconds(1) : std::chrono::seconds(10)) && done < total) return;
+  last_ = now;
+  const double elapsed = std::chrono::duration<double>(now - start_).count();
+  std::fprintf(stderr, "%skeyaudit: %llu/%llu entries (%.0f/s)%s", terminal_ ? "\r" : "",
+               static_cast<unsigned long long>(done), static_cast<unsigned long long>(total),
+               elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0, terminal_ ? "" : "\n");
+  std::fflush(stderr);
+  printed_ = true;
+}
+
+void Progress::finish() {
+  if (printed_ && terminal_) std::fputs("\n", stderr);
+  printed_ = false;
+}
+
+}  // namespace escrowless::keyaudit

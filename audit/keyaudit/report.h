@@ -1,0 +1,54 @@
+// What keyaudit prints: a short human report on stdout (default) or one JSON object (--json),
+// and a progress line on stderr while a long run fetches entries.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "audit/violation.h"
+
+namespace escrowless::keyaudit {
+
+struct Report {
+  std::string command;  // "verify" or "monitor"
+  std::string server;
+  std::string origin;
+  uint64_t size = 0;
+  std::string root;           // base64
+  std::string checkpoint;     // the signed note checked
+  uint64_t previous_size = 0;
+  bool had_state = false;
+  uint64_t new_entries = 0;
+  double seconds = 0;
+  nlohmann::json details = nlohmann::json::object();  // command-specific counts
+  std::vector<audit::Violation> violations;
+  bool state_saved = false;
+
+  bool ok() const { return violations.empty(); }
+  nlohmann::json to_json() const;
+  std::string to_text() const;
+};
+
+// Prints "keyaudit: 120000/1000000 entries (95000/s)" to stderr at most every second (on a
+// terminal, over itself; otherwise every 10 seconds), only for runs of more than `threshold`
+// entries. finish() ends the line.
+class Progress {
+ public:
+  explicit Progress(uint64_t threshold = 20000);
+  void update(uint64_t done, uint64_t total);
+  void finish();
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  uint64_t threshold_;
+  bool terminal_;
+  bool printed_ = false;
+  Clock::time_point start_ = Clock::now();
+  Clock::time_point last_ = start_;
+};
+
+}  // namespace escrowless::keyaudit

@@ -1,0 +1,277 @@
+#include "audit/log_auditor.h"
+
+#include <optional>
+#include <unordered_map>
+#include <utility>
+#include <variant>
+
+#include "audit/encoding.h"
+#include "audit/error.h"
+#include "audit/key_policy.h"
+#include "audit/log_auditor_state.h"
+#include "audit/prekey.h"
+
+namespace escrowless::audit {
+namespace {
+
+std::string device_name(const std::string& account, const std::string& device) {
+  return account + "/" + device;
+}
+
+std::string short_hex(const Hash& hash) { return to_hex(hash).substr(0, 16); }
+
+// "private key 'alice.phone' (id 6f7f..., ec-edwards, key deb2ded39dc26fce)" for an inventory object.
+std::string describe(const InventoryObject& object) {
+  std::string text;
+  switch (object.object_class) {
+    case ObjectClass::private_key: text = "private key"; break;
+    case ObjectClass::secret_key: text = "secret key"; break;
+    default: text = std::string(to_string(object.object_class)) + " object"; break;
+  }
+  text += " '" + object.label + "'";
+  text += " (id " + (object.id.empty() ? std::string("none") : hex_encode(object.id));
+  if (object.key_type) text += ", " + std::string(to_string(*object.key_type));
+  if (object.public_key_sha256) text += ", key " + short_hex(*object.public_key_sha256);
+  return text + ")";
+}
+
+}  // namespace
+
+std::optional<Violation> SignatureCheck::run() const {
+  try {
+    verify_prekeys_signed(entry, algorithm, identity_key);
+    return std::nullopt;
+  } catch (const Error& e) {
+    return Violation{index, "signature",
+                     "prekeys.signed for device " + device +
+                         ": a signature does not verify under the identity key logged at entry " +
+                         std::to_string(enrolled_index) + " (" + e.what() + ")"};
+  }
+}
+
+std::vector<SignatureCheck> LogAuditor::take_signature_checks() { return std::exchange(state_->pending, {}); }
+
+LogAuditor::LogAuditor(Options options) : state_(std::make_unique<State>()) {
+  state_->options = std::move(options);
+}
+LogAuditor::LogAuditor(std::unique_ptr<State> state) : state_(std::move(state)) {}
+LogAuditor::~LogAuditor() = default;
+LogAuditor::LogAuditor(LogAuditor&&) noexcept = default;
+LogAuditor& LogAuditor::operator=(LogAuditor&&) noexcept = default;
+
+uint64_t LogAuditor::next_index() const noexcept { return state_->next_index; }
+LogAuditor::Stats LogAuditor::stats() const noexcept { return state_->stats; }
+
+std::vector<Violation> LogAuditor::audit(std::span<const uint8_t> bytes) {
+  std::optional<LogEntry> entry;
+  try {
+    entry.emplace(parse_entry(bytes));
+  } catch (const Error& e) {
+    return audit_unparsable(e.what());
+  }
+  return audit(*entry);
+}
+
+std::vector<Violation> LogAuditor::audit_unparsable(const std::string& error) {
+  const uint64_t index = state_->next_index++;
+  return {{index, "schema", "the entry is not a valid log entry: " + error}};
+}
+
+// The rules, one visitor per entry type. Each appends to `found`.
+class AuditVisitor {
+ public:
+  AuditVisitor(LogAuditor::State& state, uint64_t index, std::vector<Violation>& found)
+      : s_(state), index_(index), found_(found) {}
+
+  void operator()(const HsmProvisioned& entry) {
+    if (index_ != 0) {
+      flag("provisioned", "a second hsm.provisioned entry: the log key can't change (entry 0 is the only one)");
+      return;
+    }
+    s_.provisioned = true;
+    s_.origin = entry.origin;
+    s_.token = entry.token;
+    s_.verifier_key = entry.verifier_key();
+    if (!s_.options.expected_verifier_key.empty() && s_.verifier_key != s_.options.expected_verifier_key) {
+      flag("provisioned", "entry 0's log key " + s_.verifier_key + " is not the pinned verifier key " +
+                              s_.options.expected_verifier_key);
+    }
+    const Hash hash = entry.log_key.public_key_sha256();
+    s_.log_key_hash = hash;
+    s_.key_owners.emplace(hash, std::string());
+    check_private_key("the log key '" + entry.log_key.label + "'", entry.log_key.attributes.private_key);
+  }
+
+  void operator()(const DeviceEnrolled& entry) {
+    const std::string name = device_name(entry.account, entry.device);
+    need_provisioned();
+    check_private_key("the identity key of device " + name, entry.identity_key.attributes.private_key);
+    check_actor(entry.enrolled_by, entry.account, "enrolled " + name);
+    const Hash hash = entry.identity_key.public_key_sha256();
+    if (const auto owner = s_.key_owners.find(hash); owner != s_.key_owners.end()) {
+      flag("duplicate_key", "device " + name + " is enrolled with identity key " + short_hex(hash) +
+                                ", which is already " +
+                                (owner->second.empty() ? std::string("the log key") : "the key of device " + owner->second));
+    }
+    if (const auto known = s_.devices.find(name); known != s_.devices.end()) {
+      flag("device_state", "device " + name + " is enrolled again, but it was enrolled at entry " +
+                               std::to_string(known->second.enrolled_index) +
+                               (known->second.revoked_index ? " and revoked at entry " + std::to_string(*known->second.revoked_index) : std::string()));
+      return;  // the first enrollment stays the one the rules use
+    }
+    s_.devices.emplace(name, DeviceRecord{entry.identity_key.algorithm, entry.identity_key.public_key, hash, index_,
+                                          std::nullopt});
+    s_.key_owners.emplace(hash, name);  // keeps an earlier owner if the key was a duplicate
+    ++s_.stats.devices;
+  }
+
+  void operator()(const PrekeysSigned& entry) {
+    const std::string name = device_name(entry.account, entry.device);
+    const DeviceRecord* device = usable_device(name, "prekeys.signed");
+    if (device == nullptr) return;
+    if (entry.identity_key_sha256 != device->key_hash) {
+      flag("device_state", "prekeys.signed for device " + name + " names identity key " +
+                               short_hex(entry.identity_key_sha256) + ", but the device's logged key is " +
+                               short_hex(device->key_hash));
+      return;
+    }
+    SignatureCheck check{index_, name, device->enrolled_index, device->algorithm, device->public_key, entry};
+    s_.stats.signatures += (entry.signed_prekey ? 1 : 0) + (entry.pq_last_resort_prekey ? 1 : 0);
+    if (s_.options.defer_signatures) {
+      s_.pending.push_back(std::move(check));
+    } else if (auto violation = check.run()) {
+      found_.push_back(std::move(*violation));
+    }
+  }
+
+  void operator()(const DeviceRevoked& entry) {
+    const std::string name = device_name(entry.account, entry.device);
+    check_actor(entry.revoked_by, entry.account, "revoked " + name);
+    DeviceRecord* device = usable_device(name, "device.revoked");
+    if (device == nullptr) return;
+    if (entry.identity_key_sha256 != device->key_hash) {
+      flag("device_state", "device.revoked for device " + name + " names identity key " +
+                               short_hex(entry.identity_key_sha256) + ", but the device's logged key is " +
+                               short_hex(device->key_hash));
+    }
+    device->revoked_index = index_;
+    ++s_.stats.revoked;
+  }
+
+  void operator()(const HsmInventory& entry) {
+    need_provisioned();
+    ++s_.stats.inventories;
+    if (s_.provisioned && entry.token != s_.token) {
+      flag("token", "an inventory of token '" + entry.token.label + "' (serial " + entry.token.serial +
+                        "), not entry 0's token '" + s_.token.label + "' (serial " + s_.token.serial + ")");
+    }
+    for (const InventoryObject& object : entry.objects) {
+      switch (object.object_class) {
+        case ObjectClass::private_key:
+          ++s_.stats.inventory_keys;
+          check_private_key("inventory: " + describe(object), object.flags);
+          account_for(object);
+          break;
+        case ObjectClass::secret_key:
+        case ObjectClass::otp_key:
+        case ObjectClass::vendor_defined:
+          if (object.object_class == ObjectClass::vendor_defined && !object.key_type) break;
+          if (const auto capabilities = secret_key_capabilities(object.flags); !capabilities.empty()) {
+            flag("escrow_capability", "inventory: " + describe(object) + " is " + join_phrases(capabilities) +
+                                          ": an escrow capability (it could export other keys or open ciphertexts)");
+          }
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+ private:
+  void flag(std::string rule, std::string message) {
+    found_.push_back({index_, std::move(rule), std::move(message)});
+  }
+
+  void need_provisioned() {
+    if (!s_.provisioned && !s_.reported_unprovisioned) {
+      s_.reported_unprovisioned = true;
+      flag("provisioned", "the log has no hsm.provisioned entry 0, so no log key or token to check against");
+    }
+  }
+
+  void check_private_key(const std::string& what, const Attributes& flags) {
+    if (const auto faults = private_key_faults(flags); !faults.empty()) {
+      flag("key_policy", what + " breaks the private key rules: " + join_phrases(faults));
+    }
+  }
+
+  // The enrolled, unrevoked device `name`, or nullptr after flagging why there is none.
+  DeviceRecord* usable_device(const std::string& name, const char* type) {
+    const auto found = s_.devices.find(name);
+    if (found == s_.devices.end()) {
+      flag("device_state", std::string(type) + " for device " + name + ", which was never enrolled");
+      return nullptr;
+    }
+    if (found->second.revoked_index) {
+      flag("device_state", std::string(type) + " for device " + name + ", which was already revoked at entry " +
+                               std::to_string(*found->second.revoked_index));
+      return nullptr;
+    }
+    return &found->second;
+  }
+
+  // The admin, or an enrolled, unrevoked device of `account` (a device revoking itself is one).
+  void check_actor(const Actor& actor, const std::string& account, const std::string& what) {
+    if (actor.is_admin()) return;
+    const auto found = s_.devices.find(device_name(account, actor.device));
+    if (found == s_.devices.end() || found->second.revoked_index) {
+      flag("actor", "device:" + actor.device + " " + what + ", but it is not an enrolled, unrevoked device of account " +
+                        account);
+    }
+  }
+
+  void account_for(const InventoryObject& object) {
+    if (!object.public_key_sha256) {
+      flag("unaccounted_key", "inventory: " + describe(object) +
+                                  " has no public key hash, so no logged key accounts for it");
+      return;
+    }
+    const auto owner = s_.key_owners.find(*object.public_key_sha256);
+    if (owner == s_.key_owners.end()) {
+      flag("unaccounted_key", "inventory: " + describe(object) +
+                                  " is accounted for by no device.enrolled or log-key entry");
+      return;
+    }
+    if (owner->second.empty()) return;  // the log key
+    const DeviceRecord& device = s_.devices.at(owner->second);
+    if (device.revoked_index) {
+      flag("revoked_key", "inventory: " + describe(object) + " is the key of device " + owner->second +
+                              ", revoked at entry " + std::to_string(*device.revoked_index) +
+                              ", and is still on the token");
+    }
+  }
+
+  LogAuditor::State& s_;
+  uint64_t index_;
+  std::vector<Violation>& found_;
+};
+
+std::vector<Violation> LogAuditor::audit(const LogEntry& entry) {
+  const uint64_t index = state_->next_index++;
+  std::vector<Violation> found;
+  if (index == 0 && entry.type() != EntryType::hsm_provisioned) {
+    found.push_back({index, "provisioned", "entry 0 is " + std::string(to_string(entry.type())) +
+                                               ", not hsm.provisioned: the log names no log key or token"});
+    state_->reported_unprovisioned = true;
+  }
+  try {
+    std::visit(AuditVisitor(*state_, index, found), entry.body);
+  } catch (const Error& e) {
+    // A parsed entry is well formed, so this is a key the rules can't read (e.g. a P-256 point
+    // off the curve slipped past a hand-built LogEntry): still a finding, never a crash.
+    found.push_back({index, "schema", std::string("the entry can't be checked: ") + e.what()});
+  }
+  return found;
+}
+
+}  // namespace escrowless::audit

@@ -1,0 +1,50 @@
+// Internal to the auditor (log_auditor.cc, log_auditor_state.cc): what it remembers between
+// entries, and its JSON form.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "audit/key_algorithm.h"
+#include "audit/log_auditor.h"
+
+namespace escrowless::audit {
+
+struct DeviceRecord {
+  KeyAlgorithm algorithm = KeyAlgorithm::ed25519;
+  std::vector<uint8_t> public_key;  // raw, as logged
+  Hash key_hash{};                  // its public_key_sha256
+  uint64_t enrolled_index = 0;
+  std::optional<uint64_t> revoked_index;
+};
+
+// Hashes are uniformly random already: their first 8 bytes make a good bucket hash.
+struct HashBucket {
+  std::size_t operator()(const Hash& hash) const noexcept {
+    std::size_t value = 0;
+    std::memcpy(&value, hash.data(), sizeof value);
+    return value;
+  }
+};
+
+struct LogAuditor::State {
+  Options options;
+  uint64_t next_index = 0;
+  bool provisioned = false;
+  bool reported_unprovisioned = false;
+  std::string origin;
+  std::string verifier_key;
+  Token token;
+  Hash log_key_hash{};
+  std::unordered_map<std::string, DeviceRecord> devices;  // by "account/device"
+  // Every logged key by its public_key_sha256: "" for the log key, else "account/device".
+  std::unordered_map<Hash, std::string, HashBucket> key_owners;
+  Stats stats;
+  std::vector<SignatureCheck> pending;  // defer_signatures: not part of the saved state
+};
+
+}  // namespace escrowless::audit

@@ -1,0 +1,340 @@
+// bench/audit: `keyaudit verify` over a log of N entries (default 1,000,000) served over HTTPS by
+// the real keyserviced routes in process. The log is realistic: entry 0 hsm.provisioned (the log
+// key in a SoftHSM token made for the run, which also signs every checkpoint), then per device a
+// device.enrolled with a software-generated Ed25519 identity key, an initial prekeys.signed (signed
+// X25519 prekey, ML-KEM-768 last-resort prekey, both one-time batches), `--rotations` rotations of
+// the signed prekey and one-time prekey top-ups (batch roots only) up to `--per-device` entries.
+// Every signature verifies (signed in software for speed).
+//
+// Prints: the fetch-only rate (GET /v1/log/entries, base64, leaf hashes, root: the server and
+// transport), then keyaudit verify's rate end to end (everything above plus parsing and the
+// no-escrow rules and every prekey signature), each with the process's CPU time (server and
+// auditor share the process); the share of verify's CPU time that leaf hashing takes at the raw
+// SHA-256 leaf-hash rate measured here over the same entries, and the share that Ed25519
+// verification takes at the raw rate measured here (raw rates in CPU time, so they hold on a
+// loaded machine); the load average. Asserts nothing.
+//
+//   audit [--entries N] [--per-device K] [--rotations R] [--server-threads T] [--dir DIR]
+#include <openssl/evp.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <deque>
+#include <future>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "audit/client/https_client.h"
+#include "audit/keyaudit/commands.h"
+#include "audit/keyaudit/log_sync.h"
+#include "audit/log_entry.h"
+#include "audit/openssl_ptr.h"
+#include "audit/prekey.h"
+#include "bench/bench_server.h"
+#include "keyservice/log/token_entries.h"
+
+namespace audit = escrowless::audit;
+namespace bench = escrowless::bench;
+namespace ks = escrowless::keyservice;
+namespace p11 = escrowless::pkcs11;
+
+namespace {
+
+struct Options {
+  std::uint64_t entries = 1'000'000;
+  std::uint64_t per_device = 10;
+  std::uint64_t rotations = 2;
+  int server_threads = 4;
+  std::string dir = "/tmp";
+};
+
+double seconds_since(bench::Clock::time_point start) {
+  return std::chrono::duration<double>(bench::Clock::now() - start).count();
+}
+
+// A software Ed25519 key: the device's identity key stand-in.
+class SoftKey {
+ public:
+  SoftKey() : key_(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519")) {
+    if (!key_) throw std::runtime_error("Ed25519 keygen failed");
+    std::size_t size = raw_.size();
+    if (EVP_PKEY_get_raw_public_key(key_.get(), raw_.data(), &size) != 1) throw std::runtime_error("raw key");
+  }
+  std::vector<std::uint8_t> public_key() const { return {raw_.begin(), raw_.end()}; }
+  std::vector<std::uint8_t> sign(const std::vector<std::uint8_t>& message) const {
+    audit::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+    std::vector<std::uint8_t> signature(64);
+    std::size_t size = signature.size();
+    if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key_.get()) != 1 ||
+        EVP_DigestSign(ctx.get(), signature.data(), &size, message.data(), message.size()) != 1)
+      throw std::runtime_error("Ed25519 sign failed");
+    return signature;
+  }
+
+ private:
+  audit::EvpPkeyPtr key_;
+  std::array<std::uint8_t, 32> raw_{};
+};
+
+// Makes the log's entries after entry 0, one device at a time.
+class Generator {
+ public:
+  Generator(const Options& options, audit::KeyAttributes attributes)
+      : options_(options), attributes_(std::move(attributes)), time_(std::chrono::time_point_cast<std::chrono::milliseconds>(
+                                                                    std::chrono::system_clock::now())) {}
+
+  // Entry `n` of the cycle of the current device (n counts from 1, after hsm.provisioned).
+  std::string next() {
+    const std::uint64_t step = position_++ % options_.per_device;
+    if (step == 0) return enroll();
+    if (step == 1) return upload(true, true, true);
+    if (step <= 1 + options_.rotations) return upload(true, false, false);
+    return upload(false, false, true);
+  }
+  std::uint64_t signatures() const { return signatures_; }
+
+ private:
+  std::string enroll() {
+    ++device_number_;
+    key_.emplace();
+    account_ = "acct-" + std::to_string(device_number_ / 2);  // two devices per account
+    device_ = "dev-" + std::to_string(device_number_);
+    audit::DeviceEnrolled entry{time(), account_, device_, audit::Actor::admin(),
+                                audit::TokenKey{audit::KeyAlgorithm::ed25519, bench::random_bytes(16),
+                                                account_ + "." + device_, key_->public_key(), attributes_}};
+    key_hash_ = entry.identity_key.public_key_sha256();
+    return text(entry.to_bytes());
+  }
+
+  audit::SignedPrekey prekey(audit::PrekeyKind kind) {
+    audit::SignedPrekey made;
+    made.key_id = ++key_id_;
+    made.public_key = bench::random_bytes(audit::prekey_size(kind));
+    made.signature = key_->sign(audit::prekey_signature_message(kind, account_, device_, made.key_id, made.public_key));
+    ++signatures_;
+    return made;
+  }
+
+  std::string upload(bool signed_prekey, bool last_resort, bool batches) {
+    audit::PrekeysSigned entry;
+    entry.time = time();
+    entry.account = account_;
+    entry.device = device_;
+    entry.identity_key_sha256 = key_hash_;
+    if (signed_prekey) entry.signed_prekey = prekey(audit::PrekeyKind::signed_prekey);
+    if (last_resort) entry.pq_last_resort_prekey = prekey(audit::PrekeyKind::pq_last_resort_prekey);
+    if (batches) {
+      entry.one_time_prekeys = audit::PrekeyBatch{100, random_hash()};
+      if (last_resort) entry.pq_one_time_prekeys = audit::PrekeyBatch{20, random_hash()};
+    }
+    return text(entry.to_bytes());
+  }
+
+  static audit::Hash random_hash() { return audit::hash_from_bytes(bench::random_bytes(32)); }
+  static std::string text(const std::vector<std::uint8_t>& bytes) { return {bytes.begin(), bytes.end()}; }
+  audit::EntryTime time() { return time_ += std::chrono::milliseconds(1); }
+
+  const Options& options_;
+  audit::KeyAttributes attributes_;
+  audit::EntryTime time_;
+  std::uint64_t position_ = 0, device_number_ = 0, signatures_ = 0;
+  std::uint32_t key_id_ = 0;
+  std::optional<SoftKey> key_;
+  std::string account_, device_;
+  audit::Hash key_hash_{};
+};
+
+// CPU time of the calling thread: raw rates measured in CPU time hold on a shared, loaded machine
+// where wall time does not.
+double thread_cpu_seconds() {
+  timespec now {};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
+}
+
+// Raw costs on this machine, in CPU seconds: an RFC 6962 leaf hash of the sample entries, one
+// Ed25519 verification.
+double leaf_hash_seconds_per_entry(const std::vector<std::string>& sample) {
+  std::uint8_t sink = 0;
+  const double start = thread_cpu_seconds();
+  for (int round = 0; round < 5; ++round) {
+    for (const std::string& entry : sample) sink ^= audit::leaf_hash(entry)[0];
+  }
+  const double seconds = (thread_cpu_seconds() - start) / (5.0 * static_cast<double>(sample.size()));
+  volatile std::uint8_t keep = sink;
+  (void)keep;
+  return seconds;
+}
+
+// CPU time of the whole process (server threads and auditor threads together), in seconds.
+double process_cpu_seconds() {
+  struct rusage usage {};
+  ::getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+double verify_seconds_each() {
+  const SoftKey key;
+  const std::vector<std::uint8_t> message(80, 7);
+  const auto signature = key.sign(message);
+  constexpr int kCount = 3000;
+  const double start = thread_cpu_seconds();
+  int ok = 0;
+  for (int i = 0; i < kCount; ++i) {
+    ok += audit::verify_prekey_signature(audit::KeyAlgorithm::ed25519, key.public_key(), message, signature) ? 1 : 0;
+  }
+  if (ok != kCount) throw std::runtime_error("raw verify failed");
+  return (thread_cpu_seconds() - start) / kCount;
+}
+
+// The machine's load average: benches share it, and a loaded machine is slower.
+std::string load_average() {
+  std::FILE* file = std::fopen("/proc/loadavg", "r");
+  if (!file) return "?";
+  char text[128] = {};
+  const bool read = std::fgets(text, sizeof text, file) != nullptr;
+  std::fclose(file);
+  std::string line = read ? text : "?";
+  while (!line.empty() && line.back() == '\n') line.pop_back();
+  return line + " (1, 5, 15 min; " + std::to_string(std::thread::hardware_concurrency()) + " cores)";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const bool has_value = i + 1 < argc;
+    if (arg == "--entries" && has_value) options.entries = std::strtoull(argv[++i], nullptr, 10);
+    else if (arg == "--per-device" && has_value) options.per_device = std::strtoull(argv[++i], nullptr, 10);
+    else if (arg == "--rotations" && has_value) options.rotations = std::strtoull(argv[++i], nullptr, 10);
+    else if (arg == "--server-threads" && has_value) options.server_threads = std::atoi(argv[++i]);
+    else if (arg == "--dir" && has_value) options.dir = argv[++i];
+    else {
+      std::fprintf(stderr, "usage: audit [--entries N] [--per-device K] [--rotations R] [--server-threads T] [--dir DIR]\n");
+      return 2;
+    }
+  }
+  if (options.entries < 2 || options.per_device < 2 || options.rotations + 2 > options.per_device) {
+    std::fprintf(stderr, "audit: need --entries >= 2 and --per-device >= --rotations + 2\n");
+    return 2;
+  }
+  try {
+    bench::setup_bench_logging("warn");
+    bench::BenchDir dir(options.dir);
+    bench::BenchService service(dir.path());
+    const auto log_key = p11::find_key_pair_by_label(service.token().pool(), "log-key");
+    if (!log_key) throw std::runtime_error("no log key");
+    audit::HsmProvisioned provisioned;
+    provisioned.time = audit::to_entry_time(std::chrono::system_clock::now());
+    provisioned.origin = service.log().origin();
+    provisioned.token = ks::entry_token(service.token().info());
+    provisioned.log_key = ks::read_token_key(service.token().pool(), *log_key);
+    const auto first = provisioned.to_bytes();
+
+    std::printf("bench/audit: %s entries, %" PRIu64 " per device (%" PRIu64 " signed-prekey rotations), %u cores, in %s\n",
+                std::to_string(options.entries).c_str(), options.per_device, options.rotations,
+                std::thread::hardware_concurrency(), bench::filesystem_of(dir.path()).c_str());
+    std::fflush(stdout);
+
+    // Populate.
+    Generator generator(options, provisioned.log_key.attributes);
+    std::vector<std::string> sample;
+    std::uint64_t bytes = first.size();
+    const auto populate_start = bench::Clock::now();
+    {
+      std::deque<std::future<ks::Receipt>> in_flight;
+      in_flight.push_back(service.log().append(std::string(first.begin(), first.end())));
+      for (std::uint64_t i = 1; i < options.entries; ++i) {
+        std::string entry = generator.next();
+        bytes += entry.size();
+        if (sample.size() < 100'000) sample.push_back(entry);
+        in_flight.push_back(service.log().append(std::move(entry)));
+        if (in_flight.size() >= 50'000) {
+          in_flight.front().get();
+          in_flight.pop_front();
+        }
+      }
+      while (!in_flight.empty()) {
+        in_flight.front().get();
+        in_flight.pop_front();
+      }
+    }
+    std::printf("  populated   %s entries (%.0f MB, %" PRIu64 " prekey signatures) in %.1f s\n",
+                std::to_string(service.log().size()).c_str(), static_cast<double>(bytes) / 1e6, generator.signatures(),
+                seconds_since(populate_start));
+
+    const double hash_each = leaf_hash_seconds_per_entry(sample);
+    const double verify_each = verify_seconds_each();
+    std::printf("  raw rates   leaf hash %.0f entries per CPU second (%.0f MB/s over this log's entries); Ed25519 verify %.0f per CPU second\n",
+                1.0 / hash_each, static_cast<double>(bytes) / static_cast<double>(options.entries) / hash_each / 1e6,
+                1.0 / verify_each);
+    std::fflush(stdout);
+
+    bench::RunningServer server(service, options.server_threads);
+    const std::string url = "https://localhost:" + std::to_string(server.port());
+    const audit::VerifierKey verifier = service.log().verifier();
+
+    // Fetch only: the server's /v1/log/entries, TLS, base64, leaf hashes and the root.
+    {
+      escrowless::audit::client::ClientOptions client_options;
+      client_options.ca_file = service.cert();
+      const auto server_url = escrowless::audit::client::ServerUrl::parse(url);
+      const auto connect = [&] { return std::make_unique<escrowless::audit::client::HttpsClient>(server_url, client_options); };
+      const auto start = bench::Clock::now();
+      const double cpu_start = process_cpu_seconds();
+      const auto result = escrowless::keyaudit::sync_log(connect, verifier, {}, [](const escrowless::keyaudit::FetchedEntry&) {}, {});
+      const double seconds = seconds_since(start);
+      const double cpu = process_cpu_seconds() - cpu_start;
+      if (!result.tree) throw std::runtime_error("fetch-only pass did not verify");
+      std::printf("  fetch only  %.0f entries/s (%.1f s; %.1f CPU s, server included: %.0f entries per CPU second): "
+                  "GET /v1/log/entries x1000, base64, leaf hashes, root checked\n",
+                  static_cast<double>(result.fetched) / seconds, seconds, cpu, static_cast<double>(result.fetched) / cpu);
+      std::fflush(stdout);
+    }
+
+    // keyaudit verify, the command itself, in process (its report goes to a string).
+    escrowless::keyaudit::CommonOptions verify_options;
+    verify_options.server = url;
+    verify_options.verifier_key = verifier.to_string();
+    verify_options.cacert = service.cert();
+    verify_options.json = true;
+    std::ostringstream captured;
+    auto* const saved = std::cout.rdbuf(captured.rdbuf());
+    const auto start = bench::Clock::now();
+    const double cpu_start = process_cpu_seconds();
+    int code = 0;
+    try {
+      code = escrowless::keyaudit::run_verify(verify_options);
+    } catch (...) {
+      std::cout.rdbuf(saved);
+      throw;
+    }
+    const double seconds = seconds_since(start);
+    const double cpu = process_cpu_seconds() - cpu_start;
+    std::cout.rdbuf(saved);
+    const auto report = nlohmann::json::parse(captured.str());
+    const double n = static_cast<double>(options.entries);
+    std::printf("  verify      %.0f entries/s (%.1f s; %.1f CPU s, server included: %.0f entries per CPU second), exit %d, "
+                "%zu violations, %s signatures verified\n",
+                n / seconds, seconds, cpu, n / cpu, code, report["violations"].size(),
+                report["details"]["signatures"].dump().c_str());
+    std::printf("  load        %s\n", load_average().c_str());
+    std::printf("  hashing     %.1f%% of verify's CPU time (%.2f CPU s at the raw leaf-hash rate)\n",
+                100.0 * hash_each * n / cpu, hash_each * n);
+    std::printf("  signatures  %.1f%% of verify's CPU time (%.2f CPU s at the raw Ed25519 rate)\n",
+                100.0 * verify_each * static_cast<double>(generator.signatures()) / cpu,
+                verify_each * static_cast<double>(generator.signatures()));
+    std::printf("  2 free cores would give about %.0f entries/s (verify's CPU time spread over them, server included)\n",
+                2.0 * n / cpu);
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "audit: %s\n", e.what());
+    return 1;
+  }
+}
