@@ -26,7 +26,8 @@ start_server() {
   "$keyserviced" --config "$data/keyservice.conf" > "$log" 2>&1 &
   server=$!
   for _ in $(seq 100); do
-    port=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\).*|\1|p' "$log")
+    # The log file may not exist yet: the server's shell opens it after the fork.
+    port=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\).*|\1|p' "$log" 2>/dev/null || true)
     if [[ -n $port ]]; then url=https://localhost:$port; return 0; fi
     kill -0 "$server" 2>/dev/null || { cat "$log" >&2; fail "keyserviced exited at start"; }
     sleep 0.1
