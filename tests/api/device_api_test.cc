@@ -32,7 +32,7 @@ audit::LogEntry logged_entry(ServerFixture& server, httplib::SSLClient& client, 
 
 }  // namespace
 
-TEST_CASE("device api: enroll, list and revoke with the log proving each step", "[http][hsm]") {
+TEST_CASE("device api: enroll, list and revoke with the log proving each step", "[http][hsm][concurrency]") {
   ServerFixture server;
   auto client = server.client();
 
