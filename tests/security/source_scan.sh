@@ -51,7 +51,7 @@ report "attributes are read only through pkcs11/object_attributes.cc, which appl
   pkcs11/object_attributes.cc < <(scan 'C_GetAttributeValue')
 
 if ((found)); then
-  echo "source_scan: key material could leave the token (see docs/security.md)" >&2
+  echo "source_scan: key material could leave the token (the rules: top of tests/security/source_scan.sh)" >&2
   exit 1
 fi
 echo "source_scan: ${folders[*]#"$root"/} clean"
