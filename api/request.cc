@@ -44,6 +44,9 @@ nlohmann::json json_body(const httplib::Request& request, std::initializer_list<
     body = nlohmann::json::parse(request.body);
   } catch (const nlohmann::json::parse_error& e) {
     throw bad_request("the body is not valid JSON (at byte " + std::to_string(e.byte) + ")");
+  } catch (const nlohmann::json::exception&) {
+    // The parser reports a number beyond double's range (1e309) as out_of_range, not parse_error.
+    throw bad_request("the body is not valid JSON (a number is out of range)");
   }
   if (!body.is_object()) throw bad_request("the body must be a JSON object");
   for (const auto& [name, value] : body.items()) {

@@ -10,9 +10,11 @@ BUILD_PACKAGES=(
   softhsm2 opensc jq
 )
 # What the tests need besides: Go and golang.org/x/mod, to check our checkpoints with the
-# reference signed-note verifier.
+# reference signed-note verifier; clang and its compiler-rt (libFuzzer, the sanitizer runtimes)
+# for the fuzz targets.
 TEST_PACKAGES=(
   golang-go golang-golang-x-mod-dev
+  clang libclang-rt-14-dev
 )
 
 # ensure_packages PACKAGE...: installs those not installed yet.

@@ -114,7 +114,7 @@ TEST_CASE("prekey api: upload is signed in the token, logged, counted and served
   CHECK(expect_json(client->Get(alice.path("/prekeys/count").c_str(), server.admin_headers()), 200).at("one_time_prekeys") == 95);
 }
 
-TEST_CASE("prekey api: 8 concurrent fetchers drain 100 one-time prekeys, each handed out once", "[http][hsm]") {
+TEST_CASE("prekey api: 8 concurrent fetchers drain 100 one-time prekeys, each handed out once", "[http][hsm][concurrency]") {
   ServerFixture server;
   auto client = server.client();
   const Enrolled alice = enroll(server, *client, "alice");

@@ -58,7 +58,7 @@ TEST_CASE("hash conversions reject wrong sizes", "[unit]") {
   REQUIRE_THROWS_MATCHES(hash_from_base64("not base64!"), Error, IsInvalidInput());
 }
 
-TEST_CASE("hashing from several threads gives the same answers", "[unit]") {
+TEST_CASE("hashing from several threads gives the same answers", "[unit][concurrency]") {
   // Each thread has its own digest context; this catches any accidental sharing under TSan/ASan.
   const Hash expected = leaf_hash(std::string_view("entry"));
   std::vector<std::thread> threads;

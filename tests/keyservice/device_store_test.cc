@@ -632,7 +632,7 @@ TEST_CASE("device store: every claimed key's batch data reproduces the batch roo
 }
 
 TEST_CASE("device store: 8 threads and a second store claim each one-time key exactly once",
-          "[unit]") {
+          "[unit][concurrency]") {
   Fixture f;
   f.store->add_device(make_device("alice", "phone", 1), credential_hash("alice/phone"));
   const PrekeyUpload upload = full_upload(2, 100, 100);
@@ -695,7 +695,7 @@ TEST_CASE("device store: 8 threads and a second store claim each one-time key ex
   CHECK(second->claim_one_time_prekey("alice", "phone", kOneTime) == std::nullopt);
 }
 
-TEST_CASE("device store: processes claim each one-time key exactly once", "[unit]") {
+TEST_CASE("device store: processes claim each one-time key exactly once", "[unit][concurrency]") {
   testing::TempDir dir;
   const std::string path = (dir.path() / "devices.db").string();
   {

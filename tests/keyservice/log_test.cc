@@ -73,7 +73,7 @@ TEST_CASE("log: appended entries come back with signed checkpoints and valid pro
   CHECK(log->entries(0, data.size()) == data);
 }
 
-TEST_CASE("log: concurrent submitters each get their own index", "[hsm]") {
+TEST_CASE("log: concurrent submitters each get their own index", "[hsm][concurrency]") {
   LogFixture fixture;
   auto log = fixture.open();
   constexpr int kThreads = 4, kPerThread = 150;

@@ -118,7 +118,7 @@ TEST_CASE("session pool: a wrong PIN is an authentication error that names no PI
   }
 }
 
-TEST_CASE("session pool: 8 threads signing at once, every signature valid", "[hsm]") {
+TEST_CASE("session pool: 8 threads signing at once, every signature valid", "[hsm][concurrency]") {
   const Algorithm algorithm = GENERATE(Algorithm::ed25519, Algorithm::ecdsa_p256);
   INFO("algorithm " << to_string(algorithm));
   auto pool = new_pool(4);  // fewer sessions than threads: borrowing must wait, not fail
