@@ -61,6 +61,11 @@ void replace_single(sqlite::Connection& connection, std::int64_t device_id, Prek
 void replace_batch(sqlite::Connection& connection, std::int64_t device_id, PrekeyKind kind,
                    const std::vector<audit::SignedPrekey>& keys, std::uint64_t log_index);
 
+// Puts a one-time prekey claimed earlier back (with its batch row, recreated if the claim removed
+// it). For keys claimed ahead and never handed out.
+void restore_one_time_prekey(sqlite::Connection& connection, std::int64_t device_id,
+                             const StoredPrekey& key);
+
 // The batch `batch_id` with position `index` in it.
 PrekeyBatchPosition read_batch(sqlite::Connection& connection, std::int64_t batch_id,
                                std::int64_t index);

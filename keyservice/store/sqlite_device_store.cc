@@ -1,6 +1,7 @@
 #include "keyservice/store/sqlite_device_store.h"
 
 #include <openssl/crypto.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <set>
@@ -132,6 +133,35 @@ std::unique_ptr<SqliteDeviceStore> SqliteDeviceStore::open(const std::string& pa
 }
 
 SqliteDeviceStore::SqliteDeviceStore(const std::string& path) : pool_(path, kMaxIdleConnections) {}
+
+SqliteDeviceStore::~SqliteDeviceStore() {
+  try {
+    return_reserves();
+  } catch (const std::exception& e) {
+    // Safe either way: the keys stay deleted, so none can be handed out twice.
+    spdlog::error("one-time prekeys claimed ahead could not be put back ({}); they are lost", e.what());
+  }
+}
+
+void SqliteDeviceStore::return_reserves() {
+  const std::lock_guard writing(write_mutex_);
+  const std::lock_guard reserved(reserve_mutex_);
+  if (reserves_.empty()) return;
+  auto connection = pool_.acquire();
+  sqlite::Transaction transaction(connection->db());
+  std::size_t returned = 0;
+  for (const auto& [device_row, reserve] : reserves_) {
+    for (const Queue* queue : {&reserve.one_time, &reserve.pq_one_time}) {
+      for (const StoredPrekey& key : queue->keys) {
+        restore_one_time_prekey(*connection, device_row, key);
+        ++returned;
+      }
+    }
+  }
+  transaction.commit();
+  reserves_.clear();
+  spdlog::debug("{} one-time prekeys claimed ahead were put back", returned);
+}
 
 void SqliteDeviceStore::add_device(const Device& device, const audit::Hash& credential_sha256) {
   check_new_device(device);

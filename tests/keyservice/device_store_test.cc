@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -460,6 +461,31 @@ TEST_CASE("device store: keys claimed ahead for bundles go out once each and in 
     CHECK(material.claimed.one_time->key.key_id >= 70);
   }
   CHECK_FALSE(restarted->take_bundle("alice", "phone").claimed.one_time);
+}
+
+TEST_CASE("device store: a store closed cleanly puts the keys claimed ahead back", "[unit]") {
+  Fixture f;
+  f.store->add_device(make_device("alice", "phone", 1), credential_hash("alice/phone"));
+  PrekeyUpload upload = full_upload(2, 10, 3);
+  f.store->store_prekeys("alice", "phone", upload);
+  const auto first = f.store->take_bundle("alice", "phone");
+  REQUIRE(first.claimed.one_time);
+  REQUIRE(first.claimed.pq_one_time);
+  CHECK(rows(f.path, "prekeys") < 10);  // claimed ahead: gone from the database
+  f.store.reset();
+
+  f.store = SqliteDeviceStore::open(f.path, false);
+  CHECK(f.store->count_one_time_prekeys("alice", "phone") == OneTimePrekeyCounts{9, 2});
+  std::set<std::uint32_t> ids;
+  for (int i = 0; i < 9; ++i) {
+    const auto material = f.store->take_bundle("alice", "phone");
+    REQUIRE(material.claimed.one_time);
+    check_claimed(*material.claimed.one_time, *upload.one_time_prekeys, 2);  // batch path intact
+    ids.insert(material.claimed.one_time->key.key_id);
+  }
+  CHECK(ids.size() == 9);
+  CHECK(ids.count(first.claimed.one_time->key.key_id) == 0);  // the one handed out stays out
+  CHECK_FALSE(f.store->take_bundle("alice", "phone").claimed.one_time);
 }
 
 TEST_CASE("device store: a new list or a revocation drops the keys claimed ahead", "[unit]") {
