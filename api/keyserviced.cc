@@ -73,6 +73,50 @@ class InventoryTimer {
   std::thread thread_;
 };
 
+// Watches the token once a second: logs when it goes away and when it is back, and while it is
+// gone asks for readiness, which reconnects as soon as the token returns, even with no traffic.
+class TokenWatch {
+ public:
+  explicit TokenWatch(pkcs11::SessionPool& pool) : pool_(pool), thread_([this] { run(); }) {}
+  ~TokenWatch() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mutex_);
+    bool lost = false;
+    while (!wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) {
+      lock.unlock();
+      if (pool_.stats().token_lost) {
+        if (!lost) spdlog::error("the token is gone; answering 503 to requests that need it until it is back");
+        lost = true;
+        try {
+          pool_.check_ready();
+        } catch (const std::exception& e) {
+          spdlog::debug("token still unavailable: {}", e.what());
+        }
+      }
+      if (lost && !pool_.stats().token_lost) {
+        spdlog::info("the token is back: sessions re-opened and logged in");
+        lost = false;
+      }
+      lock.lock();
+    }
+  }
+
+  pkcs11::SessionPool& pool_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
 int serve(const keyservice::ServiceConfig& config) {
   if (!config.softhsm_conf.empty()) ::setenv("SOFTHSM2_CONF", config.softhsm_conf.c_str(), 1);
   const audit::Hash admin_hash = parse_admin_hash(config.admin_credential_sha256);
@@ -95,6 +139,7 @@ int serve(const keyservice::ServiceConfig& config) {
   spdlog::info("listening on https://{}:{}", config.listen, port);
   std::thread http([&server] { server->run(); });
   InventoryTimer inventories(service, config.inventory_interval);
+  TokenWatch token_watch(token->pool());
 
   // SIGTERM and SIGINT are blocked in every thread (see main) and taken here.
   sigset_t signals;

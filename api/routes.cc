@@ -17,6 +17,10 @@ void add_gauges(Service& service) {
               [&pool] { return static_cast<double>(pool.stats().open); });
   m.add_counter("escrowless_hsm_sessions_discarded_total", "Sessions dropped after token errors.",
               [&pool] { return static_cast<double>(pool.stats().discarded); });
+  m.add_gauge("escrowless_hsm_token_lost", "1 while the token is gone and not yet reconnected, else 0.",
+              [&pool] { return pool.stats().token_lost ? 1.0 : 0.0; });
+  m.add_counter("escrowless_hsm_reconnects_total", "Module re-initializations that found the token again.",
+              [&pool] { return static_cast<double>(pool.stats().reconnects); });
   m.add_counter("escrowless_hsm_logins_total", "Logins to the token since start.",
               [&pool] { return static_cast<double>(pool.stats().logins); });
   m.add_counter("escrowless_hsm_operations_total", "Token operations (sign, generate, find, read) since start.",
