@@ -39,6 +39,22 @@ std::unique_ptr<HttpServer> make_server(Service& service, const ServerOptions& o
   add_device_routes(*server, service);
   add_prekey_routes(*server, service);
   add_gauges(service);
+
+  // Abuse limits on the routes that cost the most per request: enrollment (a key generated in
+  // the token, a log entry) and bundle fetches (one-time prekeys handed out).
+  server->limit("POST", "/v1/accounts/{account}/devices", options.enroll_per_credential, options.enroll_per_address);
+  server->limit("GET", "/v1/accounts/{account}/devices/{device}/bundle", options.fetch_per_credential,
+                options.fetch_per_address);
+  server->limit("GET", "/v1/accounts/{account}/bundles", options.fetch_per_credential, options.fetch_per_address);
+  HttpServer& http = *server;
+  service.metrics.add_gauge("escrowless_http_connections_open", "TLS connections past their hello, not yet closed.",
+                            [&http] { return static_cast<double>(http.connection_stats().open); });
+  service.metrics.add_counter("escrowless_http_connections_refused_total",
+                              "Handshakes refused: too many connections from one address.",
+                              [&http] { return static_cast<double>(http.connection_stats().refused); });
+  service.metrics.add_counter("escrowless_http_connections_cut_total",
+                              "Connections shut down for not delivering a request in time.",
+                              [&http] { return static_cast<double>(http.connection_stats().cut); });
   return server;
 }
 
