@@ -15,6 +15,16 @@
 namespace escrowless::api {
 namespace {
 
+// cpp-httplib refuses a header line over 8 KiB (400) but not many lines; their total is capped
+// here (431) so no handler ever works through more.
+constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
+
+std::size_t header_bytes(const httplib::Request& request) {
+  std::size_t total = request.target.size();
+  for (const auto& [name, value] : request.headers) total += name.size() + value.size() + 4;
+  return total;
+}
+
 std::string new_request_id() {
   std::array<std::uint8_t, 8> bytes{};
   RAND_bytes(bytes.data(), static_cast<int>(bytes.size()));
@@ -89,6 +99,9 @@ Handler HttpServer::wrap(std::string route, Handler handler) {
     response.set_header("X-Request-Id", request_id);
     guard_->request_started();
     try {
+      if (header_bytes(request) > kMaxHeaderBytes) {
+        throw ApiError(431, "invalid-request", "the request headers are larger than allowed (16 KiB)");
+      }
       check_rate(request, response, route);
       handler(request, response);
       if (response.status == -1) response.status = 200;
@@ -109,11 +122,15 @@ Handler HttpServer::wrap(std::string route, Handler handler) {
   };
 }
 
-void HttpServer::limit(const std::string& method, const std::string& path, RateLimit per_credential,
-                       RateLimit per_address) {
-  RouteLimits& limits = limits_[method + " " + path];
-  if (per_credential.enabled()) limits.per_credential = std::make_unique<RateLimiter>(per_credential);
-  if (per_address.enabled()) limits.per_address = std::make_unique<RateLimiter>(per_address);
+HttpServer::RouteLimits HttpServer::RouteLimits::make(RateLimit per_credential, RateLimit per_address) {
+  RouteLimits limits;
+  if (per_credential.enabled()) limits.per_credential = std::make_shared<RateLimiter>(per_credential);
+  if (per_address.enabled()) limits.per_address = std::make_shared<RateLimiter>(per_address);
+  return limits;
+}
+
+void HttpServer::limit(const std::string& method, const std::string& path, const RouteLimits& limits) {
+  limits_[method + " " + path] = limits;
 }
 
 void HttpServer::check_rate(const httplib::Request& request, httplib::Response& response,

@@ -53,11 +53,14 @@ class HttpServer {
   void put(const std::string& path, Handler handler);
   void del(const std::string& path, Handler handler);
 
-  // Rate limits for one route (method and template as registered): per bearer credential (keyed
-  // by its SHA-256; requests without one are limited per address only) and per client address.
-  // Register before run().
-  void limit(const std::string& method, const std::string& path, RateLimit per_credential,
-             RateLimit per_address);
+  // Rate limits: per bearer credential (keyed by its SHA-256; requests without one are limited
+  // per address only) and per client address. Routes given the same RouteLimits share buckets.
+  struct RouteLimits {
+    std::shared_ptr<RateLimiter> per_credential, per_address;  // null: no limit
+    static RouteLimits make(RateLimit per_credential, RateLimit per_address);
+  };
+  // For one route (method and template as registered). Register before run().
+  void limit(const std::string& method, const std::string& path, const RouteLimits& limits);
 
   struct Route {
     std::string method;  // GET, POST, PUT, DELETE
@@ -75,10 +78,6 @@ class HttpServer {
   ConnectionGuard::Stats connection_stats() const { return guard_->stats(); }
 
  private:
-  struct RouteLimits {
-    std::unique_ptr<RateLimiter> per_credential, per_address;
-  };
-
   HttpServer(std::unique_ptr<ConnectionGuard> guard, std::unique_ptr<httplib::SSLServer> server, Metrics& metrics)
       : guard_(std::move(guard)), server_(std::move(server)), metrics_(metrics) {}
   Handler wrap(std::string route, Handler handler);

@@ -42,10 +42,12 @@ std::unique_ptr<HttpServer> make_server(Service& service, const ServerOptions& o
 
   // Abuse limits on the routes that cost the most per request: enrollment (a key generated in
   // the token, a log entry) and bundle fetches (one-time prekeys handed out).
-  server->limit("POST", "/v1/accounts/{account}/devices", options.enroll_per_credential, options.enroll_per_address);
-  server->limit("GET", "/v1/accounts/{account}/devices/{device}/bundle", options.fetch_per_credential,
-                options.fetch_per_address);
-  server->limit("GET", "/v1/accounts/{account}/bundles", options.fetch_per_credential, options.fetch_per_address);
+  server->limit("POST", "/v1/accounts/{account}/devices",
+                HttpServer::RouteLimits::make(options.enroll_per_credential, options.enroll_per_address));
+  // One budget for both kinds of bundle fetch.
+  const auto fetches = HttpServer::RouteLimits::make(options.fetch_per_credential, options.fetch_per_address);
+  server->limit("GET", "/v1/accounts/{account}/devices/{device}/bundle", fetches);
+  server->limit("GET", "/v1/accounts/{account}/bundles", fetches);
   HttpServer& http = *server;
   service.metrics.add_gauge("escrowless_http_connections_open", "TLS connections past their hello, not yet closed.",
                             [&http] { return static_cast<double>(http.connection_stats().open); });
