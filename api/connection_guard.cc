@@ -44,6 +44,7 @@ ConnectionGuard::~ConnectionGuard() {
   if (watchdog_.joinable()) watchdog_.join();
   std::lock_guard lock(mutex_);
   for (Connection* connection : connections_) delete connection;
+  CRYPTO_free_ex_index(CRYPTO_EX_INDEX_SSL, ex_index_);
 }
 
 void ConnectionGuard::attach(SSL_CTX& ctx) { SSL_CTX_set_client_hello_cb(&ctx, &ConnectionGuard::on_client_hello, this); }
