@@ -2,7 +2,8 @@
 // traffic on loopback for a bounded time, to see that it holds: no errors, steady latency, and
 // resident memory and open file descriptors flat from start to end.
 //
-//   bench/soak [--seconds 120] [--connections 32] [--server-threads N] [--dir DIR] [--log-level L]
+//   bench/soak [--seconds 120] [--connections 32] [--server-threads N] [--no-enroll] [--dir DIR]
+//              [--log-level L]
 //
 // Each connection is one client thread with its own keep-alive SSLClient (certificate verified)
 // and its own device, looping over a weighted mix: bundle fetches (40%), log reads (checkpoint,
@@ -34,6 +35,7 @@ struct Options {
   int server_threads = 0;  // 0: connections + 4
   std::string dir = std::filesystem::temp_directory_path().string();
   std::string log_level = "warn";
+  bool enroll = true;  // --no-enroll: the enroll+revoke slice becomes log reads (to tell growth apart)
 };
 
 enum Kind { kBundle, kLog, kCount, kUpload, kEnroll, kRevoke, kKinds };
@@ -74,9 +76,9 @@ struct Totals {
 
 class Worker {
  public:
-  Worker(BenchService& service, int port, int index, const std::vector<Enrolled>& devices)
+  Worker(BenchService& service, int port, int index, const std::vector<Enrolled>& devices, bool enroll)
       : service_(service), client_(make_client(port, service.cert())), devices_(devices), rng_(index * 7919 + 1),
-        index_(index) {}
+        index_(index), enroll_(enroll) {}
 
   Enrolled& me() { return me_; }
   void enroll_self() {
@@ -88,7 +90,8 @@ class Worker {
 
   // One step of the mix.
   void step(Totals& totals, std::atomic<std::uint64_t>& done) {
-    const int pick = std::uniform_int_distribution<int>(0, 99)(rng_);
+    int pick = std::uniform_int_distribution<int>(0, 99)(rng_);
+    if (!enroll_ && pick >= 95) pick = 40 + pick % 25;
     if (pick < 40) {
       const Enrolled& target = devices_[std::uniform_int_distribution<std::size_t>(0, devices_.size() - 1)(rng_)];
       timed(totals, kBundle, 200, [&] { return client_->Get(target.path("/bundle").c_str(), me_.auth()); });
@@ -140,6 +143,7 @@ class Worker {
   const std::vector<Enrolled>& devices_;
   std::mt19937 rng_;
   int index_;
+  bool enroll_;
   Enrolled me_;
   std::uint32_t next_id_ = 100;
 };
@@ -155,7 +159,7 @@ int run(const Options& options) {
   std::vector<Enrolled> devices(static_cast<std::size_t>(options.connections));
   std::vector<std::unique_ptr<Worker>> workers;
   for (int i = 0; i < options.connections; ++i) {
-    workers.push_back(std::make_unique<Worker>(service, server.port(), i, devices));
+    workers.push_back(std::make_unique<Worker>(service, server.port(), i, devices, options.enroll));
     workers.back()->enroll_self();
     devices[static_cast<std::size_t>(i)] = workers.back()->me();
   }
@@ -213,10 +217,19 @@ int run(const Options& options) {
   }
   const Sample& first = samples.front();
   const Sample& last = samples.back();
-  std::printf("\nrequests %" PRIu64 " in %.1f s (%.0f/s), errors %" PRIu64 "\n", requests, seconds, requests / seconds,
+  std::printf("\nrequests %" PRIu64 " in %.1f s (%.0f/s), errors %" PRIu64 "\n", requests, seconds, static_cast<double>(requests) / seconds,
               errors);
   std::printf("VmRSS %" PRIu64 " KiB at start, %" PRIu64 " KiB at end (%+.1f%%); open fds %d at start, %d at end\n",
-              first.rss, last.rss, 100.0 * (static_cast<double>(last.rss) - first.rss) / first.rss, first.fds, last.fds);
+              first.rss, last.rss, 100.0 * (static_cast<double>(last.rss) - static_cast<double>(first.rss)) / static_cast<double>(first.rss),
+              first.fds, last.fds);
+  if (samples.size() > 2) {
+    // Warm-up (thread arenas, SQLite and SoftHSM caches) happens in the first seconds; what
+    // follows shows whether anything keeps growing.
+    const Sample& warm = samples[1];
+    std::printf("after warm-up (%.0f s): VmRSS %" PRIu64 " KiB, fds %d; to the end: %+.1f%% VmRSS, %+d fds\n", warm.at,
+                warm.rss, warm.fds, 100.0 * (static_cast<double>(last.rss) - static_cast<double>(warm.rss)) / static_cast<double>(warm.rss),
+                last.fds - warm.fds);
+  }
   std::printf("token sessions open %zu, log size %" PRIu64 "\n", service.token().pool().stats().open,
               service.log().size());
   return errors == 0 ? 0 : 1;
@@ -240,6 +253,8 @@ int main(int argc, char** argv) {
         options.dir = argv[++i];
       } else if (arg == "--log-level" && has_value) {
         options.log_level = argv[++i];
+      } else if (arg == "--no-enroll") {
+        options.enroll = false;
       } else {
         throw std::invalid_argument("unknown argument " + arg);
       }
@@ -252,7 +267,8 @@ int main(int argc, char** argv) {
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr,
-                 "soak: %s\nusage: soak [--seconds S] [--connections N] [--server-threads T] [--dir DIR] [--log-level L]\n",
+                 "soak: %s\nusage: soak [--seconds S] [--connections N] [--server-threads T] [--no-enroll] [--dir DIR] "
+                 "[--log-level L]\n",
                  e.what());
     return 2;
   }
