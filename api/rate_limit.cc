@@ -25,6 +25,11 @@ std::optional<int> RateLimiter::take(std::string_view key, Clock::time_point now
   return std::max(1, static_cast<int>(std::ceil((1 - bucket.tokens) / limit_.per_second)));
 }
 
+std::size_t RateLimiter::keys() const {
+  std::lock_guard lock(mutex_);
+  return buckets_.size();
+}
+
 void RateLimiter::prune(Clock::time_point now) {
   const double burst = std::max(1.0, limit_.burst);
   std::erase_if(buckets_, [&](const auto& entry) {

@@ -33,6 +33,7 @@ class RateLimiter {
   std::optional<int> take(std::string_view key, Clock::time_point now = Clock::now());
 
   const RateLimit& limit() const { return limit_; }
+  std::size_t keys() const;  // buckets held now
 
  private:
   struct Bucket {
@@ -43,7 +44,7 @@ class RateLimiter {
 
   const RateLimit limit_;
   const std::size_t max_keys_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::unordered_map<std::string, Bucket> buckets_;
 };
 
