@@ -96,7 +96,9 @@ for i in 1 2 3; do [[ $(enroll "again$i") == 503 ]] || fail "enroll retry $i"; d
 [[ $(request bundle GET "/v1/accounts/alice/devices/$dev/bundle" -H "Authorization: Bearer $cred") == 200 ]] \
   || fail "bundle fetch while the token is gone: $(cat "$work/bundle.body")"
 [[ $(request entries GET "/v1/log/entries?start=0&count=1") == 200 ]] || fail "log read while the token is gone"
-curl -sf "${ca[@]}" "$url/metrics" | grep -qx 'escrowless_hsm_token_lost 1' || fail "metrics do not show the loss"
+# (Into a file first: grep -q would close the pipe early and fail curl under pipefail.)
+curl -sf "${ca[@]}" "$url/metrics" > "$work/metrics.txt"
+grep -qx 'escrowless_hsm_token_lost 1' "$work/metrics.txt" || fail "metrics do not show the loss"
 # Nothing half-written: no entry appended, no device stored.
 [[ $(log_size) == "$size_before" ]] || fail "the log grew while the token was gone: $size_before then $(log_size)"
 [[ $(devices) == "$devices_before" ]] || fail "devices changed while the token was gone"
@@ -117,7 +119,9 @@ curl -sf "${ca[@]}" -H "Authorization: Bearer $cred" "$url/v1/accounts/alice/dev
   || fail "bundle of the new device"
 vkey=$("$keyadmin" log verifier-key --data-dir "$data")
 "$verify" "$work/bundle2.json" "$vkey" > /dev/null || fail "the bundle made after the reconnect does not verify"
-curl -sf "${ca[@]}" "$url/metrics" | grep -qx 'escrowless_hsm_reconnects_total 1' || fail "metrics do not count the reconnect"
+curl -sf "${ca[@]}" "$url/metrics" > "$work/metrics.txt"
+grep -qx 'escrowless_hsm_reconnects_total 1' "$work/metrics.txt" \
+  || fail "metrics do not count one reconnect: $(grep -E 'hsm_(reconnects|token_lost)' "$work/metrics.txt")"
 
 kill -TERM "$server"; status=0; wait "$server" || status=$?; server=
 [[ $status -eq 0 ]] || fail "keyserviced exited $status after SIGTERM"
