@@ -11,8 +11,8 @@
 // (15%, so uploads and fetches roughly balance), and an enrollment followed by its revocation
 // (5%: the token and the log grow, the key is destroyed again). The server has at least one
 // worker per connection (cpp-httplib keeps a keep-alive connection on one worker). Rate limits
-// are off (one loopback address); the request deadline, keep-alive limits and connection guard are
-// the defaults. Figures: requests and errors (any unexpected status or transport error; must be
+// and the per-address connection cap are off (one loopback address); the request deadline and
+// keep-alive limits are the defaults. Figures: requests and errors (any unexpected status or transport error; must be
 // 0), p50/p99 latency per kind, VmRSS and open fds of this process every 15 s, at start and end.
 #include <dirent.h>
 #include <signal.h>
