@@ -9,10 +9,21 @@
 
 #include "api/problem.h"
 #include "audit/encoding.h"
+#include "audit/hash.h"
 #include "keyservice/error.h"
 
 namespace escrowless::api {
 namespace {
+
+// cpp-httplib refuses a header line over 8 KiB (400) but not many lines; their total is capped
+// here (431) so no handler ever works through more.
+constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
+
+std::size_t header_bytes(const httplib::Request& request) {
+  std::size_t total = request.target.size();
+  for (const auto& [name, value] : request.headers) total += name.size() + value.size() + 4;
+  return total;
+}
 
 std::string new_request_id() {
   std::array<std::uint8_t, 8> bytes{};
@@ -42,8 +53,13 @@ bool setup_tls(SSL_CTX& ctx, const ServerOptions& options) {
 }  // namespace
 
 std::unique_ptr<HttpServer> HttpServer::create(const ServerOptions& options, Metrics& metrics) {
-  auto server = std::make_unique<httplib::SSLServer>(
-      [options](SSL_CTX& ctx) { return setup_tls(ctx, options); });
+  auto guard = std::make_unique<ConnectionGuard>(
+      ConnectionGuard::Options{options.request_timeout, options.max_connections_per_address});
+  auto server = std::make_unique<httplib::SSLServer>([options, guard = guard.get()](SSL_CTX& ctx) {
+    if (!setup_tls(ctx, options)) return false;
+    guard->attach(ctx);
+    return true;
+  });
   if (!server->is_valid()) {
     throw keyservice::Error(keyservice::ErrorKind::invalid_input,
                             "cannot set up TLS with " + options.tls_cert + " and " + options.tls_key);
@@ -53,11 +69,13 @@ std::unique_ptr<HttpServer> HttpServer::create(const ServerOptions& options, Met
   // Responses go out as two TLS records; without TCP_NODELAY each waits ~40 ms for a delayed ACK.
   server->set_tcp_nodelay(true);
   server->set_payload_max_length(options.max_body_bytes);
+  // Per read and per write; the whole-request deadline is the ConnectionGuard's.
   server->set_read_timeout(10, 0);
   server->set_write_timeout(10, 0);
-  server->set_keep_alive_max_count(1000);
+  server->set_keep_alive_timeout(options.keep_alive_timeout);
+  server->set_keep_alive_max_count(static_cast<std::size_t>(options.keep_alive_max_requests));
 
-  std::unique_ptr<HttpServer> http(new HttpServer(std::move(server), metrics));
+  std::unique_ptr<HttpServer> http(new HttpServer(std::move(guard), std::move(server), metrics));
   // Unmatched routes, bodies over the limit and malformed HTTP get problem+json too.
   http->server_->set_error_handler([](const httplib::Request&, httplib::Response& response) {
     if (!response.body.empty()) return;
@@ -65,6 +83,7 @@ std::unique_ptr<HttpServer> HttpServer::create(const ServerOptions& options, Met
     const std::string detail =
         status == 404   ? "no such route"
         : status == 413 ? "the request body is larger than allowed"
+        : status == 431 ? "the request headers are larger than allowed"
         : status == 400 ? "malformed HTTP request (a POST or PUT needs a Content-Length header, 0 for no body)"
                         : "the request could not be served";
     send_problem(response, {status, status == 404 ? "not-found" : "invalid-request", detail}, {});
@@ -78,7 +97,12 @@ Handler HttpServer::wrap(std::string route, Handler handler) {
     const auto start = std::chrono::steady_clock::now();
     const std::string request_id = new_request_id();
     response.set_header("X-Request-Id", request_id);
+    guard_->request_started();
     try {
+      if (header_bytes(request) > kMaxHeaderBytes) {
+        throw ApiError(431, "invalid-request", "the request headers are larger than allowed (16 KiB)");
+      }
+      check_rate(request, response, route);
       handler(request, response);
       if (response.status == -1) response.status = 200;
     } catch (...) {
@@ -94,7 +118,37 @@ Handler HttpServer::wrap(std::string route, Handler handler) {
     metrics_.observe_request(route, request.method, response.status, seconds);
     spdlog::info("request {} {} {} {} {:.3f}ms", request_id, request.method, route, response.status,
                  seconds * 1000);
+    guard_->request_finished();
   };
+}
+
+HttpServer::RouteLimits HttpServer::RouteLimits::make(RateLimit per_credential, RateLimit per_address) {
+  RouteLimits limits;
+  if (per_credential.enabled()) limits.per_credential = std::make_shared<RateLimiter>(per_credential);
+  if (per_address.enabled()) limits.per_address = std::make_shared<RateLimiter>(per_address);
+  return limits;
+}
+
+void HttpServer::limit(const std::string& method, const std::string& path, const RouteLimits& limits) {
+  limits_[method + " " + path] = limits;
+}
+
+void HttpServer::check_rate(const httplib::Request& request, httplib::Response& response,
+                            const std::string& route) {
+  const auto found = limits_.find(request.method + " " + route);
+  if (found == limits_.end()) return;
+  const RouteLimits& limits = found->second;
+  std::optional<int> retry_after;
+  if (limits.per_address) retry_after = limits.per_address->take(request.remote_addr);
+  if (!retry_after && limits.per_credential) {
+    const std::string authorization = request.get_header_value("Authorization");
+    // Keyed by a hash: the bucket map must not hold credentials.
+    if (!authorization.empty()) retry_after = limits.per_credential->take(audit::hex_encode(audit::sha256(authorization)));
+  }
+  if (!retry_after) return;
+  response.set_header("Retry-After", std::to_string(*retry_after));
+  throw ApiError(429, "rate-limited",
+                 "too many requests to this route from this client; retry after " + std::to_string(*retry_after) + " s");
 }
 
 // Records the route and returns its regex: "{name}" becomes one path segment "([^/]+)".

@@ -1,26 +1,41 @@
 // The HTTPS front: cpp-httplib's SSLServer with TLS 1.2 and 1.3 only, AEAD forward-secret
-// ciphers, a body size limit, and one wrapper around every handler that times it, counts it,
-// logs it (method, route, status, duration, request id: never headers or bodies) and turns any
-// exception into problem+json.
+// ciphers, limits on body size, request time (slow clients), keep-alive, connections per
+// address and per-route request rates (429 with Retry-After), and one wrapper around every
+// handler that times it, counts it, logs it (method, route, status, duration, request id: never
+// headers or bodies) and turns any exception into problem+json.
 #pragma once
 
 #include <httplib.h>
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "api/connection_guard.h"
 #include "api/metrics.h"
+#include "api/rate_limit.h"
 
 namespace escrowless::api {
 
 struct ServerOptions {
   std::string tls_cert;
   std::string tls_key;
+  // cpp-httplib serves a keep-alive connection on one worker for its whole life: connections
+  // beyond `threads` wait, unserved, until a worker is free.
   int threads = 8;
   std::size_t max_body_bytes = 1 << 20;
+  // A whole request (headers and body) must arrive within this many seconds of the TLS hello or
+  // of the previous response, else the connection is cut (slow clients). 0: no deadline.
+  int request_timeout = 10;
+  int keep_alive_timeout = 5;          // seconds an idle keep-alive connection stays open
+  int keep_alive_max_requests = 1000;  // requests per connection before it is closed
+  int max_connections_per_address = 0; // TLS connections one client address may hold; 0: any
+  // Per-route request rates (off unless set; keyserviced sets them from its configuration).
+  RateLimit enroll_per_credential{}, enroll_per_address{};// POST /v1/accounts/{account}/devices
+  RateLimit fetch_per_credential{}, fetch_per_address{};// bundle fetches
 };
 
 using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
@@ -38,6 +53,15 @@ class HttpServer {
   void put(const std::string& path, Handler handler);
   void del(const std::string& path, Handler handler);
 
+  // Rate limits: per bearer credential (keyed by its SHA-256; requests without one are limited
+  // per address only) and per client address. Routes given the same RouteLimits share buckets.
+  struct RouteLimits {
+    std::shared_ptr<RateLimiter> per_credential, per_address;  // null: no limit
+    static RouteLimits make(RateLimit per_credential, RateLimit per_address);
+  };
+  // For one route (method and template as registered). Register before run().
+  void limit(const std::string& method, const std::string& path, const RouteLimits& limits);
+
   struct Route {
     std::string method;  // GET, POST, PUT, DELETE
     std::string path;    // the template
@@ -51,14 +75,21 @@ class HttpServer {
   void stop();
   void wait_until_running() const;
 
+  ConnectionGuard::Stats connection_stats() const { return guard_->stats(); }
+
  private:
-  HttpServer(std::unique_ptr<httplib::SSLServer> server, Metrics& metrics)
-      : server_(std::move(server)), metrics_(metrics) {}
+  HttpServer(std::unique_ptr<ConnectionGuard> guard, std::unique_ptr<httplib::SSLServer> server, Metrics& metrics)
+      : guard_(std::move(guard)), server_(std::move(server)), metrics_(metrics) {}
   Handler wrap(std::string route, Handler handler);
+  // Throws ApiError(429) (and sets Retry-After) when a limit of the route refuses the request.
+  void check_rate(const httplib::Request& request, httplib::Response& response, const std::string& route);
   std::string add_route(const std::string& method, const std::string& path);
 
+  // Declared before the server: it must outlive every SSL object the server frees.
+  std::unique_ptr<ConnectionGuard> guard_;
   std::unique_ptr<httplib::SSLServer> server_;
   std::vector<Route> routes_;
+  std::map<std::string, RouteLimits> limits_;  // "METHOD template"; read-only once serving
   std::atomic<bool> run_returned_{false};
   Metrics& metrics_;
 };

@@ -73,10 +73,79 @@ class InventoryTimer {
   std::thread thread_;
 };
 
+// Watches the token once a second: logs when it goes away and when it is back, and while it is
+// gone asks for readiness, which reconnects as soon as the token returns, even with no traffic.
+class TokenWatch {
+ public:
+  explicit TokenWatch(pkcs11::SessionPool& pool) : pool_(pool), thread_([this] { run(); }) {}
+  ~TokenWatch() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mutex_);
+    bool lost = false;
+    while (!wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) {
+      lock.unlock();
+      if (pool_.stats().token_lost) {
+        if (!lost) spdlog::error("the token is gone; answering 503 to requests that need it until it is back");
+        lost = true;
+        try {
+          pool_.check_ready();
+        } catch (const std::exception& e) {
+          spdlog::debug("token still unavailable: {}", e.what());
+        }
+      }
+      if (lost && !pool_.stats().token_lost) {
+        spdlog::info("the token is back: sessions re-opened and logged in");
+        lost = false;
+      }
+      lock.lock();
+    }
+  }
+
+  pkcs11::SessionPool& pool_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// Opens the token, turning the usual start-up faults into one line that names the cause.
+std::unique_ptr<pkcs11::Token> open_token(const keyservice::ServiceConfig& config) {
+  if (!config.softhsm_conf.empty()) {
+    // SoftHSM only says CKR_GENERAL_ERROR when its configuration file is missing.
+    if (!std::filesystem::exists(config.softhsm_conf)) {
+      throw std::runtime_error("softhsm-conf " + config.softhsm_conf + " does not exist");
+    }
+    ::setenv("SOFTHSM2_CONF", config.softhsm_conf.c_str(), 1);
+  }
+  const pkcs11::Uri uri = pkcs11::Uri::parse(config.token);
+  try {
+    return pkcs11::Token::open(uri);
+  } catch (const pkcs11::Error& e) {
+    if (e.kind() == pkcs11::ErrorKind::authentication) {
+      throw std::runtime_error("the token refused the user PIN read from " + uri.pin_source.value_or("?") +
+                               " (" + e.what() + ")");
+    }
+    if (e.rv() == CKR_GENERAL_ERROR && !config.softhsm_conf.empty()) {
+      // SoftHSM's answer when its token folder is missing or unreadable.
+      throw std::runtime_error(std::string(e.what()) + ": check that the directories.tokendir named in " +
+                               config.softhsm_conf + " exists and is readable");
+    }
+    throw;
+  }
+}
+
 int serve(const keyservice::ServiceConfig& config) {
-  if (!config.softhsm_conf.empty()) ::setenv("SOFTHSM2_CONF", config.softhsm_conf.c_str(), 1);
   const audit::Hash admin_hash = parse_admin_hash(config.admin_credential_sha256);
-  const auto token = pkcs11::Token::open(pkcs11::Uri::parse(config.token));
+  const auto token = open_token(config);
   spdlog::info("token '{}' (serial {}) opened", token->info().label, token->info().serial);
   const std::string db = (std::filesystem::path(config.data_dir) / keyservice::kLogDatabaseName).string();
   auto log = keyservice::TransparencyLog::open(db, token->pool(), {});
@@ -89,12 +158,21 @@ int serve(const keyservice::ServiceConfig& config) {
   keyservice::PrekeyService prekeys(*token, *log, *store, device_keys);
   api::Metrics metrics;
   api::Service service{*log, *token, devices, prekeys, config, admin_hash, metrics};
-  auto server = api::make_server(
-      service, {config.tls_cert, config.tls_key, config.threads, config.max_body_bytes});
+  api::ServerOptions options{config.tls_cert, config.tls_key, config.threads, config.max_body_bytes};
+  options.request_timeout = config.request_timeout;
+  options.keep_alive_timeout = config.keep_alive_timeout;
+  options.keep_alive_max_requests = config.keep_alive_max_requests;
+  options.max_connections_per_address = config.max_connections_per_address;
+  options.enroll_per_credential = {config.enroll_rate_per_credential, config.enroll_burst};
+  options.enroll_per_address = {config.enroll_rate_per_address, config.enroll_burst};
+  options.fetch_per_credential = {config.fetch_rate_per_credential, config.fetch_burst};
+  options.fetch_per_address = {config.fetch_rate_per_address, config.fetch_burst};
+  auto server = api::make_server(service, options);
   const int port = server->bind(config.listen, config.port);
   spdlog::info("listening on https://{}:{}", config.listen, port);
   std::thread http([&server] { server->run(); });
   InventoryTimer inventories(service, config.inventory_interval);
+  TokenWatch token_watch(token->pool());
 
   // SIGTERM and SIGINT are blocked in every thread (see main) and taken here.
   sigset_t signals;

@@ -17,6 +17,10 @@ void add_gauges(Service& service) {
               [&pool] { return static_cast<double>(pool.stats().open); });
   m.add_counter("escrowless_hsm_sessions_discarded_total", "Sessions dropped after token errors.",
               [&pool] { return static_cast<double>(pool.stats().discarded); });
+  m.add_gauge("escrowless_hsm_token_lost", "1 while the token is gone and not yet reconnected, else 0.",
+              [&pool] { return pool.stats().token_lost ? 1.0 : 0.0; });
+  m.add_counter("escrowless_hsm_reconnects_total", "Module re-initializations that found the token again.",
+              [&pool] { return static_cast<double>(pool.stats().reconnects); });
   m.add_counter("escrowless_hsm_logins_total", "Logins to the token since start.",
               [&pool] { return static_cast<double>(pool.stats().logins); });
   m.add_counter("escrowless_hsm_operations_total", "Token operations (sign, generate, find, read) since start.",
@@ -35,6 +39,24 @@ std::unique_ptr<HttpServer> make_server(Service& service, const ServerOptions& o
   add_device_routes(*server, service);
   add_prekey_routes(*server, service);
   add_gauges(service);
+
+  // Abuse limits on the routes that cost the most per request: enrollment (a key generated in
+  // the token, a log entry) and bundle fetches (one-time prekeys handed out).
+  server->limit("POST", "/v1/accounts/{account}/devices",
+                HttpServer::RouteLimits::make(options.enroll_per_credential, options.enroll_per_address));
+  // One budget for both kinds of bundle fetch.
+  const auto fetches = HttpServer::RouteLimits::make(options.fetch_per_credential, options.fetch_per_address);
+  server->limit("GET", "/v1/accounts/{account}/devices/{device}/bundle", fetches);
+  server->limit("GET", "/v1/accounts/{account}/bundles", fetches);
+  HttpServer& http = *server;
+  service.metrics.add_gauge("escrowless_http_connections_open", "TLS connections past their hello, not yet closed.",
+                            [&http] { return static_cast<double>(http.connection_stats().open); });
+  service.metrics.add_counter("escrowless_http_connections_refused_total",
+                              "Handshakes refused: too many connections from one address.",
+                              [&http] { return static_cast<double>(http.connection_stats().refused); });
+  service.metrics.add_counter("escrowless_http_connections_cut_total",
+                              "Connections shut down for not delivering a request in time.",
+                              [&http] { return static_cast<double>(http.connection_stats().cut); });
   return server;
 }
 

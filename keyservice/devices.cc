@@ -45,10 +45,24 @@ Enrollment Devices::enroll(std::string_view account, const audit::Actor& by) {
   entry.account = std::string(account);
   entry.device = device_id;
   entry.enrolled_by = by;
+  Device device;
+  device.account = entry.account;
+  device.device = device_id;
+  device.token_key_id = key.id;
+  device.public_key = key.public_key.raw;
+  device.enrolled_time = entry.time;
   Receipt receipt;
   try {
     entry.identity_key = read_token_key(token_.pool(), key);
     receipt = append(log_, entry.to_bytes());
+  } catch (const UnsignedEntry& stored) {
+    // The entry is in the log for good (the next signed checkpoint covers it) though the caller
+    // hears 503 and gets no credential: keep the store in step, with the device withdrawn at once.
+    device.algorithm = entry.identity_key.algorithm;
+    device.public_key_sha256 = entry.identity_key.public_key_sha256();
+    device.enrolled_index = stored.index();
+    withdraw_unacknowledged(device, key);
+    throw;
   } catch (...) {
     // Nothing was logged: the key must not stay in the token unaccounted for.
     try {
@@ -60,15 +74,9 @@ Enrollment Devices::enroll(std::string_view account, const audit::Actor& by) {
     throw;
   }
 
-  Device device;
-  device.account = entry.account;
-  device.device = device_id;
   device.algorithm = entry.identity_key.algorithm;
-  device.token_key_id = key.id;
-  device.public_key = key.public_key.raw;
   device.public_key_sha256 = entry.identity_key.public_key_sha256();
   device.enrolled_index = receipt.index;
-  device.enrolled_time = entry.time;
   pkcs11::Secret credential = new_credential();
   try {
     store_.add_device(device, credential_hash(credential.bytes()));
@@ -83,6 +91,29 @@ Enrollment Devices::enroll(std::string_view account, const audit::Actor& by) {
   }
   keys_.remember(device, key);
   return Enrollment{std::move(device), std::move(credential), std::move(receipt)};
+}
+
+void Devices::withdraw_unacknowledged(const Device& device, const pkcs11::KeyPair& key) {
+  spdlog::error("device {}/{} is logged at {} but its checkpoint is not signed yet; storing it revoked",
+                device.account, device.device, device.enrolled_index);
+  try {
+    // A credential nobody ever sees: the device is stored only to carry its revocation.
+    store_.add_device(device, credential_hash(new_credential().bytes()));
+    const audit::DeviceRevoked revoked{now(), device.account, device.device, device.public_key_sha256,
+                                       audit::Actor::admin()};
+    std::uint64_t index = 0;
+    try {
+      index = append(log_, revoked.to_bytes()).index;
+    } catch (const UnsignedEntry& also) {
+      index = also.index();  // stored behind the enrollment; signed together later
+    }
+    store_.revoke_device(device.account, device.device, Revocation{index, revoked.time});
+    pkcs11::destroy_key_pair(token_.pool(), key);
+  } catch (const std::exception& e) {
+    // Auditors see an enrollment without its revocation, or the key of a revoked device.
+    spdlog::error("device {}/{}: withdrawing the unacknowledged enrollment failed: {}", device.account,
+                  device.device, e.what());
+  }
 }
 
 std::vector<Device> Devices::list(std::string_view account) { return store_.list_devices(account); }
@@ -101,19 +132,32 @@ Receipt Devices::revoke(std::string_view account, std::string_view device_id, co
   if (!device->is_active()) throw Error(ErrorKind::conflict, "the device is revoked already");
 
   const audit::DeviceRevoked entry{now(), device->account, device->device, device->public_key_sha256, by};
-  const Receipt receipt = append(log_, entry.to_bytes());
-  store_.revoke_device(account, device_id, Revocation{receipt.index, entry.time});
-  // The revocation is logged and in force; destroying the key is the last step. If it fails, the
-  // next inventory shows the key of a revoked device, which auditors flag.
+  Receipt receipt;
   try {
-    const pkcs11::KeyPair key = keys_.identity_key(*device);
-    keys_.forget(*device);
+    receipt = append(log_, entry.to_bytes());
+  } catch (const UnsignedEntry& stored) {
+    // Logged for good though not acknowledged: the revocation takes effect now, as the log says;
+    // a retry by the caller then finds the device revoked (409).
+    store_.revoke_device(account, device_id, Revocation{stored.index(), entry.time});
+    destroy_revoked_key(*device);
+    throw;
+  }
+  store_.revoke_device(account, device_id, Revocation{receipt.index, entry.time});
+  destroy_revoked_key(*device);
+  return receipt;
+}
+
+// The revocation is logged and in force; destroying the key is the last step. If it fails, the
+// next inventory shows the key of a revoked device, which auditors flag.
+void Devices::destroy_revoked_key(const Device& device) {
+  try {
+    const pkcs11::KeyPair key = keys_.identity_key(device);
+    keys_.forget(device);
     pkcs11::destroy_key_pair(token_.pool(), key);
   } catch (const std::exception& e) {
-    spdlog::error("device {}/{} revoked but its key could not be destroyed: {}", device->account,
-                  device->device, e.what());
+    spdlog::error("device {}/{} revoked but its key could not be destroyed: {}", device.account,
+                  device.device, e.what());
   }
-  return receipt;
 }
 
 }  // namespace escrowless::keyservice

@@ -31,7 +31,10 @@ class Devices {
 
   // A new device of `account` with a server-chosen id (16 hex characters). The entry is durable
   // and signed before the device exists in the store; if storing then fails, a device.revoked
-  // entry follows, so the log never shows a usable device the service does not know.
+  // entry follows, so the log never shows a usable device the service does not know. If the
+  // entry was stored but its checkpoint could not be signed (UnsignedEntry, the token went away),
+  // the device is stored revoked and a device.revoked entry follows it: the caller, who gets the
+  // error and no credential, never has a device, and log and store still agree.
   Enrollment enroll(std::string_view account, const audit::Actor& by);
 
   // The account's devices (active and revoked), in enrollment order.
@@ -41,10 +44,14 @@ class Devices {
   std::optional<Device> authenticate(std::string_view credential);
 
   // Logs device.revoked, invalidates the credential and the prekeys, destroys the key in the
-  // token. Error(not_found) for no such device, Error(conflict) if already revoked.
+  // token. Error(not_found) for no such device, Error(conflict) if already revoked. On
+  // UnsignedEntry the revocation is in force all the same (it is in the log for good).
   Receipt revoke(std::string_view account, std::string_view device, const audit::Actor& by);
 
  private:
+  void withdraw_unacknowledged(const Device& device, const pkcs11::KeyPair& key);
+  void destroy_revoked_key(const Device& device);
+
   pkcs11::Token& token_;
   TransparencyLog& log_;
   DeviceStore& store_;

@@ -43,6 +43,29 @@ void add_config_options(CLI::App& app, ServiceConfig& c) {
   app.add_option("--max-body-bytes", c.max_body_bytes, "Largest request body accepted")
       ->check(CLI::Range(1024, 64 << 20))
       ->capture_default_str();
+  app.add_option("--request-timeout", c.request_timeout,
+                 "Seconds a client has to deliver a whole request (0: no deadline)")
+      ->check(CLI::Range(0, 3600))
+      ->capture_default_str();
+  app.add_option("--keep-alive-timeout", c.keep_alive_timeout, "Seconds an idle keep-alive connection stays open")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  app.add_option("--keep-alive-max-requests", c.keep_alive_max_requests, "Requests per connection")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  app.add_option("--max-connections-per-address", c.max_connections_per_address,
+                 "TLS connections one client address may hold open (0: no limit)")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
+  const auto rate = [&app](const std::string& name, double& value, const std::string& help) {
+    app.add_option(name, value, help)->check(CLI::Range(0.0, 1e9))->capture_default_str();
+  };
+  rate("--enroll-rate-per-credential", c.enroll_rate_per_credential, "Enrollments per second per credential (0: no limit)");
+  rate("--enroll-rate-per-address", c.enroll_rate_per_address, "Enrollments per second per client address (0: no limit)");
+  rate("--enroll-burst", c.enroll_burst, "Enrollments allowed at once per credential or address");
+  rate("--fetch-rate-per-credential", c.fetch_rate_per_credential, "Bundle fetches per second per credential (0: no limit)");
+  rate("--fetch-rate-per-address", c.fetch_rate_per_address, "Bundle fetches per second per client address (0: no limit)");
+  rate("--fetch-burst", c.fetch_burst, "Bundle fetches allowed at once per credential or address");
 }
 
 std::string to_config_text(const ServiceConfig& c) {
@@ -63,6 +86,16 @@ std::string to_config_text(const ServiceConfig& c) {
   out << "log-level = " << quoted(c.log_level) << "\n";
   out << "threads = " << c.threads << "\n";
   out << "max-body-bytes = " << c.max_body_bytes << "\n";
+  out << "request-timeout = " << c.request_timeout << "\n";
+  out << "keep-alive-timeout = " << c.keep_alive_timeout << "\n";
+  out << "keep-alive-max-requests = " << c.keep_alive_max_requests << "\n";
+  out << "max-connections-per-address = " << c.max_connections_per_address << "\n";
+  out << "enroll-rate-per-credential = " << c.enroll_rate_per_credential << "\n";
+  out << "enroll-rate-per-address = " << c.enroll_rate_per_address << "\n";
+  out << "enroll-burst = " << c.enroll_burst << "\n";
+  out << "fetch-rate-per-credential = " << c.fetch_rate_per_credential << "\n";
+  out << "fetch-rate-per-address = " << c.fetch_rate_per_address << "\n";
+  out << "fetch-burst = " << c.fetch_burst << "\n";
   return out.str();
 }
 

@@ -24,8 +24,20 @@ struct ServiceConfig {
   int inventory_interval = 86400; // seconds between automatic hsm.inventory entries; 0: never
   std::string log_format = "text";  // text | json
   std::string log_level = "info";   // trace | debug | info | warn | error
-  int threads = 8;                // HTTP worker threads
+  int threads = 8;                // HTTP worker threads: at least the keep-alive connections expected
   std::size_t max_body_bytes = 1 << 20;
+  // Slow clients and connection hogs (see docs/operations.md).
+  int request_timeout = 10;             // seconds for a whole request to arrive
+  int keep_alive_timeout = 5;           // seconds an idle keep-alive connection stays open
+  int keep_alive_max_requests = 1000;   // requests per connection
+  int max_connections_per_address = 32; // 0: no limit
+  // Request rates (per second) and bursts; 0 turns a limit off.
+  double enroll_rate_per_credential = 10;
+  double enroll_rate_per_address = 20;
+  double enroll_burst = 50;
+  double fetch_rate_per_credential = 50;
+  double fetch_rate_per_address = 200;
+  double fetch_burst = 200;
 };
 
 // Adds every setting as a --option (its name in the config file without the dashes).

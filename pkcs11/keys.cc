@@ -12,6 +12,7 @@ namespace escrowless::pkcs11 {
 namespace {
 
 constexpr std::size_t kSignatureSize = 64;
+constexpr int kGenerateAttempts = 3;
 
 bool is_stale_handle(const Error& error) {
   return error.rv() == CKR_OBJECT_HANDLE_INVALID || error.rv() == CKR_KEY_HANDLE_INVALID;
@@ -185,11 +186,19 @@ KeyPair generate_key_pair(SessionPool& pool, Algorithm algorithm, std::span<cons
     std::vector<CK_ATTRIBUTE> private_view = t.private_key.attributes.view();
     KeyPair key;
     key.handles->login_count = pool.login_count();
-    check(session.fn()->C_GenerateKeyPair(session.handle(), &mechanism, public_view.data(),
-                                          public_view.size(), private_view.data(),
-                                          private_view.size(), &key.handles->public_handle,
-                                          &key.handles->private_handle),
-          "C_GenerateKeyPair");
+    // SoftHSM 2.6 races with itself: while another thread's search refreshes token objects from
+    // disk, the object being made can read back a default CKA_CLASS or fail to be stored, and the
+    // generation fails with CKR_TEMPLATE_INCONSISTENT or CKR_GENERAL_ERROR (about one in a hundred
+    // under 32 concurrent clients; bench/soak). The template is fixed and valid and SoftHSM
+    // removes the half-made pair, so try again (a token that is gone fails every attempt fast).
+    CK_RV rv = CKR_OK;
+    for (int attempt = 0; attempt < kGenerateAttempts; ++attempt) {
+      rv = session.fn()->C_GenerateKeyPair(session.handle(), &mechanism, public_view.data(), public_view.size(),
+                                           private_view.data(), private_view.size(),
+                                           &key.handles->public_handle, &key.handles->private_handle);
+      if (rv != CKR_TEMPLATE_INCONSISTENT && rv != CKR_GENERAL_ERROR) break;
+    }
+    check(rv, "C_GenerateKeyPair");
     key.id.assign(id.begin(), id.end());
     key.label = std::string(label);
     const auto point = read_attribute(session, key.handles->public_handle, CKA_EC_POINT);

@@ -15,7 +15,15 @@ struct Loaded {
   std::weak_ptr<Module> live;
   CK_FUNCTION_LIST* functions = nullptr;
   bool we_initialized = false;  // C_Initialize succeeded here and C_Finalize has not run since
+  bool ours = false;            // the first C_Initialize in this process was ours
 };
+
+CK_RV initialize(CK_FUNCTION_LIST* functions) {
+  // OS locking: the module must be safe for our session pool's threads.
+  CK_C_INITIALIZE_ARGS args{};
+  args.flags = CKF_OS_LOCKING_OK;
+  return functions->C_Initialize(&args);
+}
 
 // Keyed by canonical path, so two spellings of one file share one initialization. Loading and the
 // last release both happen under this lock, so a release never finalizes a module that a
@@ -64,13 +72,11 @@ std::shared_ptr<Module> Module::load(const std::string& path) {
 
   if (loaded.functions == nullptr) loaded.functions = open_function_list(key, path);
   if (!loaded.we_initialized) {
-    // OS locking: the module must be safe for our session pool's threads.
-    CK_C_INITIALIZE_ARGS args{};
-    args.flags = CKF_OS_LOCKING_OK;
-    const CK_RV rv = loaded.functions->C_Initialize(&args);
+    const CK_RV rv = initialize(loaded.functions);
     // Already initialized by another library in this process: use it, leave finalizing to them.
     if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) check(rv, "C_Initialize");
     loaded.we_initialized = rv == CKR_OK;
+    loaded.ours = loaded.ours || rv == CKR_OK;
   }
 
   std::shared_ptr<Module> module(new Module(loaded.functions, key), [](Module* released) {
@@ -84,6 +90,20 @@ std::shared_ptr<Module> Module::load(const std::string& path) {
   });
   loaded.live = module;
   return module;
+}
+
+void Module::reinitialize() const {
+  std::lock_guard lock(registry_mutex);
+  Loaded& loaded = registry()[path_];
+  if (!loaded.ours) {
+    throw Error(ErrorKind::unavailable, "PKCS#11 module " + path_ +
+                                            " was initialized by another library in this process; "
+                                            "it cannot be re-initialized here");
+  }
+  if (loaded.we_initialized) functions_->C_Finalize(nullptr);  // its result changes nothing here
+  loaded.we_initialized = false;
+  check(initialize(functions_), "C_Initialize");
+  loaded.we_initialized = true;
 }
 
 CK_INFO Module::info() const {

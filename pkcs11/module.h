@@ -31,6 +31,14 @@ class Module {
   // C_GetInfo: the library's manufacturer, description and version.
   CK_INFO info() const;
 
+  // C_Finalize then C_Initialize: the only way to make some modules see a token again after it
+  // went away (SoftHSM marks a token whose folder vanished invalid for good, even once the folder
+  // is back). Every session of this module in the process is gone afterwards, and every object
+  // handle is void (new handles may name other objects). The caller must make sure no other
+  // thread is inside a call of this module meanwhile (SessionPool::run does, for its sessions).
+  // Error(unavailable) when the module was initialized by another library in this process.
+  void reinitialize() const;
+
  private:
   Module(CK_FUNCTION_LIST* functions, std::string path)
       : functions_(functions), path_(std::move(path)) {}

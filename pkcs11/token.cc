@@ -20,8 +20,14 @@ std::unique_ptr<Token> Token::open(const Uri& uri, const TokenOptions& options) 
   }
   std::shared_ptr<const Module> module = Module::load(uri.module_path.value_or(kDefaultModulePath));
   TokenInfo info = find_token(*module, uri);
-  auto pool = SessionPool::create(module, info.slot_id, std::move(pin), options.max_sessions);
+  // After a reconnect the token is found again by what the URI says, like here.
+  auto locate = [uri](const Module& reloaded) { return find_token(reloaded, uri).slot_id; };
+  auto pool = SessionPool::create(module, info.slot_id, std::move(pin), options.max_sessions, locate);
   return std::unique_ptr<Token>(new Token(std::move(module), std::move(info), std::move(pool)));
+}
+
+std::vector<Mechanism> Token::mechanisms() {
+  return pool_->run([this](Session&) { return list_mechanisms(*module_, pool_->slot()); });
 }
 
 }  // namespace escrowless::pkcs11

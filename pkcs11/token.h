@@ -26,8 +26,10 @@ class Token {
   // authentication (PIN), invalid_input (URI).
   static std::unique_ptr<Token> open(const Uri& uri, const TokenOptions& options = {});
 
+  // As found at open (slot_id may have changed since, after a reconnect; see SessionPool).
   const TokenInfo& info() const { return info_; }
-  std::vector<Mechanism> mechanisms() const { return list_mechanisms(*module_, info_.slot_id); }
+  // Read through the pool, so that it never races a reconnect and reports a lost token as such.
+  std::vector<Mechanism> mechanisms();
   const Module& module() const { return *module_; }
   SessionPool& pool() { return *pool_; }
 

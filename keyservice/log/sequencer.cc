@@ -112,7 +112,18 @@ void Sequencer::write_batch(std::deque<Pending>& batch) {
     stats_.entries += batch.size();
   } catch (...) {
     const std::exception_ptr error = std::current_exception();
-    for (Pending& pending : batch) pending.promise.set_exception(error);
+    // tree_ moves only once the batch is stored: then only signing failed.
+    const bool stored = tree_.size() == first + batch.size();
+    std::string why = "unknown error";
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      why = e.what();
+    } catch (...) {
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      batch[i].promise.set_exception(stored ? std::make_exception_ptr(UnsignedEntry(first + i, why)) : error);
+    }
     std::lock_guard lock(mutex_);
     if (unsigned_tail_) ++stats_.signing_failures;
   }

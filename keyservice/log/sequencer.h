@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "audit/merkle.h"
+#include "keyservice/error.h"
 #include "keyservice/log/log_storage.h"
 #include "keyservice/log/note_signer.h"
 
@@ -27,6 +28,22 @@ struct Receipt {
   std::uint64_t index = 0;      // the entry's leaf index
   std::uint64_t tree_size = 0;  // size of the checkpoint that covers it
   std::string checkpoint;       // that checkpoint, a signed note
+};
+
+// What a submitter hears when its entry was stored but the checkpoint covering it could not be
+// signed (the token went away): the write is not acknowledged, yet the entry is in the log for
+// good, and the next signed checkpoint will cover it. Callers whose entry has an effect outside
+// the log complete or undo that effect with this in mind.
+class UnsignedEntry : public Error {
+ public:
+  UnsignedEntry(std::uint64_t index, const std::string& why)
+      : Error(ErrorKind::unavailable,
+              "entry " + std::to_string(index) + " is stored but no signed checkpoint covers it yet: " + why),
+        index_(index) {}
+  std::uint64_t index() const { return index_; }
+
+ private:
+  std::uint64_t index_;
 };
 
 class Sequencer {
@@ -47,7 +64,8 @@ class Sequencer {
   Sequencer& operator=(const Sequencer&) = delete;
 
   // Queues an entry (its exact bytes). The future yields the receipt, or the error that kept the
-  // entry from being acknowledged. Throws Error(unavailable) once stop() has begun.
+  // entry from being acknowledged: UnsignedEntry when it was stored all the same. Throws
+  // Error(unavailable) once stop() has begun.
   std::future<Receipt> submit(std::string entry);
 
   // Sequences everything already submitted, then stops the writer thread.
