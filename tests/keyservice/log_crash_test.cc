@@ -11,6 +11,7 @@
 #include <map>
 #include <random>
 #include <sstream>
+#include <string_view>
 
 #include "audit/checkpoint.h"
 #include "audit/proof_verify.h"
@@ -47,7 +48,10 @@ std::string run_and_kill(const std::string& db, const std::string& uri, const st
   ::close(out[1]);
 
   std::string output;
-  const auto deadline = std::chrono::steady_clock::now() + run_for;
+  // The clock starts once the writer says it is ready (logged in, log open), up to 60 s.
+  constexpr std::string_view kReady = "ready\n";
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  bool ready = false;
   char buffer[65536];
   while (std::chrono::steady_clock::now() < deadline) {
     pollfd fd{out[0], POLLIN, 0};
@@ -56,6 +60,11 @@ std::string run_and_kill(const std::string& db, const std::string& uri, const st
       if (n <= 0) break;  // the child exited on its own: an error, reported below
       output.append(buffer, static_cast<std::size_t>(n));
     }
+    if (!ready && output.starts_with(kReady)) {
+      ready = true;
+      output.erase(0, kReady.size());
+      deadline = std::chrono::steady_clock::now() + run_for;
+    }
   }
   ::kill(child, SIGKILL);
   int status = 0;
@@ -63,6 +72,7 @@ std::string run_and_kill(const std::string& db, const std::string& uri, const st
   for (ssize_t n; (n = ::read(out[0], buffer, sizeof buffer)) > 0;) output.append(buffer, static_cast<std::size_t>(n));
   ::close(out[0]);
   INFO("writer output: " << output.substr(0, 400));
+  REQUIRE(ready);
   REQUIRE(WIFSIGNALED(status));  // it was still running: it did not fail on its own
   return output;
 }
