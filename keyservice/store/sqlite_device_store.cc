@@ -160,6 +160,7 @@ void SqliteDeviceStore::return_reserves() {
   }
   transaction.commit();
   reserves_.clear();
+  reserved_keys_ = 0;
   spdlog::debug("{} one-time prekeys claimed ahead were put back", returned);
 }
 
@@ -388,13 +389,16 @@ DeviceStore::BundleMaterial SqliteDeviceStore::take_bundle(std::string_view acco
     material.current = current_in(*connection, row_id);
     stored = counts_in(*connection, row_id);
   }
+  std::size_t ahead = kClaimAhead;
   {
     const std::lock_guard reserved(reserve_mutex_);
     if (const auto found = reserves_.find(row_id); found != reserves_.end()) {
       material.claimed.one_time = found->second.one_time.take();
       material.claimed.pq_one_time = found->second.pq_one_time.take();
+      reserved_keys_ -= (material.claimed.one_time ? 1 : 0) + (material.claimed.pq_one_time ? 1 : 0);
       if (found->second.empty()) reserves_.erase(found);
     }
+    if (reserved_keys_ >= kMaxReservedKeys) ahead = 1;  // memory bound: claim one at a time
   }
   const bool claim_x25519 = !material.claimed.one_time && stored.one_time > 0;
   const bool claim_pq = !material.claimed.pq_one_time && stored.pq_one_time > 0;
@@ -407,17 +411,18 @@ DeviceStore::BundleMaterial SqliteDeviceStore::take_bundle(std::string_view acco
   const DeviceRow row = require_active_device(*connection, account, device);
   material.current = current_in(*connection, row.id);
   std::vector<StoredPrekey> x25519, pq;
-  if (claim_x25519) x25519 = claim_in(*connection, row.id, PrekeyKind::one_time_prekey, kClaimAhead);
-  if (claim_pq) pq = claim_in(*connection, row.id, PrekeyKind::pq_one_time_prekey, kClaimAhead);
+  if (claim_x25519) x25519 = claim_in(*connection, row.id, PrekeyKind::one_time_prekey, ahead);
+  if (claim_pq) pq = claim_in(*connection, row.id, PrekeyKind::pq_one_time_prekey, ahead);
   transaction.commit();
   // Still under write_mutex_: an upload or revocation can't drop this device's reserve before the
   // claimed keys are in it.
   const std::lock_guard reserved(reserve_mutex_);
   Reserve& reserve = reserves_[row.id];
+  reserved_keys_ += x25519.size() + pq.size();
   reserve.one_time.add(std::move(x25519));
   reserve.pq_one_time.add(std::move(pq));
-  if (claim_x25519) material.claimed.one_time = reserve.one_time.take();
-  if (claim_pq) material.claimed.pq_one_time = reserve.pq_one_time.take();
+  if (claim_x25519 && (material.claimed.one_time = reserve.one_time.take())) --reserved_keys_;
+  if (claim_pq && (material.claimed.pq_one_time = reserve.pq_one_time.take())) --reserved_keys_;
   if (reserve.empty()) reserves_.erase(row.id);
   return material;
 }
@@ -426,8 +431,11 @@ void SqliteDeviceStore::drop_reserve(std::int64_t device_row, bool one_time, boo
   const std::lock_guard reserved(reserve_mutex_);
   const auto found = reserves_.find(device_row);
   if (found == reserves_.end()) return;
-  if (one_time) found->second.one_time = {};
-  if (pq_one_time) found->second.pq_one_time = {};
+  for (auto [drop, queue] : {std::pair{one_time, &found->second.one_time}, std::pair{pq_one_time, &found->second.pq_one_time}}) {
+    if (!drop) continue;
+    reserved_keys_ -= queue->keys.size();
+    *queue = {};
+  }
   if (found->second.empty()) reserves_.erase(found);
 }
 

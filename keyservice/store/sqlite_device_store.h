@@ -86,6 +86,9 @@ class SqliteDeviceStore final : public DeviceStore {
   // kClaimAhead keys of each kind per device, which devices replenish as they do any other
   // shortfall). Uploads replacing a list and revocations drop the device's reserve.
   static constexpr std::size_t kClaimAhead = 32;
+  // Keys held in all reserves together, at most (about 4.5 KB each with an ML-KEM key and its
+  // batch's leaf hashes): past it, bundles claim one key at a time.
+  static constexpr std::size_t kMaxReservedKeys = 4096;
   struct Queue {
     std::deque<StoredPrekey> keys;  // lowest key id first
     std::optional<StoredPrekey> take() {
@@ -107,6 +110,7 @@ class SqliteDeviceStore final : public DeviceStore {
   OneTimePrekeyCounts reserved(std::int64_t device_row);
   std::mutex reserve_mutex_;  // after write_mutex_ when both are held
   std::map<std::int64_t, Reserve> reserves_;  // by devices.id
+  std::size_t reserved_keys_ = 0;             // in all of reserves_
 };
 
 }  // namespace escrowless::keyservice

@@ -488,6 +488,32 @@ TEST_CASE("device store: a store closed cleanly puts the keys claimed ahead back
   CHECK_FALSE(f.store->take_bundle("alice", "phone").claimed.one_time);
 }
 
+TEST_CASE("device store: keys claimed ahead are bounded in number across devices", "[unit]") {
+  Fixture f;
+  constexpr int kDevices = 140;  // 140 * 31 kept back > 4096
+  for (int d = 0; d < kDevices; ++d) {
+    const std::string name = "d" + std::to_string(d);
+    f.store->add_device(make_device("alice", name, static_cast<std::uint64_t>(1 + 2 * d)), credential_hash(name));
+    PrekeyUpload upload;
+    upload.log_index = static_cast<std::uint64_t>(2 + 2 * d);
+    upload.one_time_prekeys = make_batch(kOneTime, 0, 40);
+    f.store->store_prekeys("alice", name, upload);
+  }
+  const std::int64_t uploaded = rows(f.path, "prekeys");
+  std::int64_t kept_back = 0;  // claimed, not handed out
+  int one_at_a_time = 0;
+  for (int d = 0; d < kDevices; ++d) {
+    const std::int64_t before = rows(f.path, "prekeys");
+    REQUIRE(f.store->take_bundle("alice", "d" + std::to_string(d)).claimed.one_time);
+    const std::int64_t claimed = before - rows(f.path, "prekeys");
+    CHECK(claimed == (kept_back >= 4096 ? 1 : 32));  // past the bound: one at a time
+    if (kept_back >= 4096) ++one_at_a_time;
+    kept_back = uploaded - rows(f.path, "prekeys") - (d + 1);
+    CHECK(kept_back < 4096 + 32);
+  }
+  CHECK(one_at_a_time > 0);  // the bound was reached
+}
+
 TEST_CASE("device store: a new list or a revocation drops the keys claimed ahead", "[unit]") {
   Fixture f;
   f.store->add_device(make_device("alice", "phone", 1), credential_hash("alice/phone"));
