@@ -15,6 +15,7 @@ BUILD_PACKAGES=(
 TEST_PACKAGES=(
   golang-go golang-golang-x-mod-dev
   clang libclang-rt-14-dev
+  python3 python3-yaml
 )
 
 # ensure_packages PACKAGE...: installs those not installed yet.
