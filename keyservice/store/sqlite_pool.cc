@@ -21,7 +21,11 @@ ConnectionPool::Lease ConnectionPool::acquire() {
       return Lease(*this, std::move(connection));
     }
   }
-  return Lease(*this, std::make_unique<Connection>(Database::open(path_, false)));
+  Database db = Database::open(path_, false);
+  // Many pooled connections each with SQLite's default 2 MiB page cache grow the process with
+  // the database; the kernel's page cache already holds the file for all of them.
+  db.exec("PRAGMA cache_size = -512");
+  return Lease(*this, std::make_unique<Connection>(std::move(db)));
 }
 
 void ConnectionPool::give_back(std::unique_ptr<Connection> connection) noexcept {
