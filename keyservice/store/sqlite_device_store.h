@@ -52,6 +52,12 @@ class SqliteDeviceStore final : public DeviceStore {
   // shutdown loses none (a crash loses them; none is ever handed out twice).
   ~SqliteDeviceStore() override;
 
+  // One-time keys claimed ahead per kind and device, and in all reserves together at most (each
+  // holds its batch's leaf hashes: 3.2 to 4.5 KB for a batch of 100, so under 80 MB in all):
+  // past that, bundles claim one key at a time.
+  static constexpr std::size_t kClaimAhead = 32;
+  static constexpr std::size_t kMaxReservedKeys = 16384;
+
   void add_device(const Device& device, const audit::Hash& credential_sha256) override;
   std::optional<Device> find_device(std::string_view account, std::string_view device) override;
   std::optional<Device> find_device_by_credential(
@@ -84,11 +90,8 @@ class SqliteDeviceStore final : public DeviceStore {
   // one fsync per kClaimAhead keys instead of one each. A key is deleted from the database before
   // it is handed out, so none is ever handed out twice; a crash loses the reserve (at most
   // kClaimAhead keys of each kind per device, which devices replenish as they do any other
-  // shortfall). Uploads replacing a list and revocations drop the device's reserve.
-  static constexpr std::size_t kClaimAhead = 32;
-  // Keys held in all reserves together, at most (about 4.5 KB each with an ML-KEM key and its
-  // batch's leaf hashes): past it, bundles claim one key at a time.
-  static constexpr std::size_t kMaxReservedKeys = 4096;
+  // shortfall). Uploads replacing a list and revocations drop the device's reserve; a clean
+  // shutdown puts what is left back.
   struct Queue {
     std::deque<StoredPrekey> keys;  // lowest key id first
     std::optional<StoredPrekey> take() {

@@ -490,13 +490,15 @@ TEST_CASE("device store: a store closed cleanly puts the keys claimed ahead back
 
 TEST_CASE("device store: keys claimed ahead are bounded in number across devices", "[unit]") {
   Fixture f;
-  constexpr int kDevices = 140;  // 140 * 31 kept back > 4096
+  constexpr std::size_t kAhead = SqliteDeviceStore::kClaimAhead;
+  constexpr std::size_t kBound = SqliteDeviceStore::kMaxReservedKeys;
+  constexpr int kDevices = static_cast<int>(kBound / (kAhead - 1) + 8);  // enough to pass the bound
   for (int d = 0; d < kDevices; ++d) {
     const std::string name = "d" + std::to_string(d);
     f.store->add_device(make_device("alice", name, static_cast<std::uint64_t>(1 + 2 * d)), credential_hash(name));
     PrekeyUpload upload;
     upload.log_index = static_cast<std::uint64_t>(2 + 2 * d);
-    upload.one_time_prekeys = make_batch(kOneTime, 0, 40);
+    upload.one_time_prekeys = make_batch(kOneTime, 0, static_cast<std::uint32_t>(kAhead + 2));
     f.store->store_prekeys("alice", name, upload);
   }
   const std::int64_t uploaded = rows(f.path, "prekeys");
@@ -506,10 +508,10 @@ TEST_CASE("device store: keys claimed ahead are bounded in number across devices
     const std::int64_t before = rows(f.path, "prekeys");
     REQUIRE(f.store->take_bundle("alice", "d" + std::to_string(d)).claimed.one_time);
     const std::int64_t claimed = before - rows(f.path, "prekeys");
-    CHECK(claimed == (kept_back >= 4096 ? 1 : 32));  // past the bound: one at a time
-    if (kept_back >= 4096) ++one_at_a_time;
+    CHECK(claimed == (kept_back >= static_cast<std::int64_t>(kBound) ? 1 : static_cast<std::int64_t>(kAhead)));
+    if (kept_back >= static_cast<std::int64_t>(kBound)) ++one_at_a_time;  // past the bound: one at a time
     kept_back = uploaded - rows(f.path, "prekeys") - (d + 1);
-    CHECK(kept_back < 4096 + 32);
+    CHECK(kept_back < static_cast<std::int64_t>(kBound + kAhead));
   }
   CHECK(one_at_a_time > 0);  // the bound was reached
 }
