@@ -188,7 +188,8 @@ KeyPair generate_key_pair(SessionPool& pool, Algorithm algorithm, std::span<cons
     key.handles->login_count = pool.login_count();
     // SoftHSM 2.6 races with itself: while another thread's search refreshes token objects from
     // disk, the object being made can read back a default CKA_CLASS or fail to be stored, and the
-    // generation fails with CKR_TEMPLATE_INCONSISTENT or CKR_GENERAL_ERROR (about one in a hundred
+    // generation fails with CKR_TEMPLATE_INCONSISTENT, CKR_GENERAL_ERROR or (when the new object
+    // can't be stored) CKR_FUNCTION_FAILED (about one in a hundred
     // under 32 concurrent clients; bench/soak). The template is fixed and valid and SoftHSM
     // removes the half-made pair, so try again (a token that is gone fails every attempt fast).
     CK_RV rv = CKR_OK;
@@ -196,7 +197,7 @@ KeyPair generate_key_pair(SessionPool& pool, Algorithm algorithm, std::span<cons
       rv = session.fn()->C_GenerateKeyPair(session.handle(), &mechanism, public_view.data(), public_view.size(),
                                            private_view.data(), private_view.size(),
                                            &key.handles->public_handle, &key.handles->private_handle);
-      if (rv != CKR_TEMPLATE_INCONSISTENT && rv != CKR_GENERAL_ERROR) break;
+      if (rv != CKR_TEMPLATE_INCONSISTENT && rv != CKR_GENERAL_ERROR && rv != CKR_FUNCTION_FAILED) break;
     }
     check(rv, "C_GenerateKeyPair");
     key.id.assign(id.begin(), id.end());
