@@ -32,7 +32,7 @@ data=$work/data
   --max-connections-per-address 4 > "$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 100); do
-  port=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\).*|\1|p' "$work/server.log")
+  port=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\).*|\1|p' "$work/server.log" 2>/dev/null || true)  # the log may not exist yet
   [[ -n $port ]] && break
   sleep 0.1
 done

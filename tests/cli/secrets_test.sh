@@ -33,7 +33,7 @@ start_server() {  # NAME [options]
   server=$!
   port=
   for _ in $(seq 100); do
-    port=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\).*|\1|p' "$log")
+    port=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\).*|\1|p' "$log" 2>/dev/null || true)  # the log may not exist yet
     [[ -n $port ]] && break
     kill -0 "$server" 2>/dev/null || fail "keyserviced exited at start"
     sleep 0.1
