@@ -105,19 +105,26 @@ Session SessionPool::borrow() {
 }
 
 void SessionPool::give_back(Session session, bool discard) {
+  bool kept = false;
   {
     std::lock_guard lock(mutex_);
-    --borrowed_;
-    if (discard || lost_) {
-      --stats_.open;
-      if (discard) ++stats_.discarded;
-    } else {
+    if (!discard && !lost_) {
+      --borrowed_;
       idle_.push_back(std::move(session));
+      kept = true;
     }
+  }
+  if (!kept) {
+    // Closed while still counted as borrowed: a reconnect waits for borrowed_ == 0, so it can't
+    // finalize the module under this C_CloseSession (SoftHSM crashes if it does).
+    { const Session closing = std::move(session); }
+    std::lock_guard lock(mutex_);
+    --borrowed_;
+    --stats_.open;
+    if (discard) ++stats_.discarded;
   }
   // All waiters: a reconnect may be waiting for the last borrowed session.
   available_.notify_all();
-  // A dropped session closes here, outside the lock, when `session` goes out of scope.
 }
 
 SessionPool::Stats SessionPool::stats() const {
