@@ -7,6 +7,7 @@
 
 #include "pkcs11/error.h"
 #include "pkcs11/object_attributes.h"
+#include "pkcs11/object_lock.h"
 
 namespace escrowless::pkcs11 {
 namespace {
@@ -189,9 +190,11 @@ KeyPair generate_key_pair(SessionPool& pool, Algorithm algorithm, std::span<cons
     // SoftHSM 2.6 races with itself: while another thread's search refreshes token objects from
     // disk, the object being made can read back a default CKA_CLASS or fail to be stored, and the
     // generation fails with CKR_TEMPLATE_INCONSISTENT, CKR_GENERAL_ERROR or (when the new object
-    // can't be stored) CKR_FUNCTION_FAILED (about one in a hundred
-    // under 32 concurrent clients; bench/soak). The template is fixed and valid and SoftHSM
-    // removes the half-made pair, so try again (a token that is gone fails every attempt fast).
+    // can't be stored) CKR_FUNCTION_FAILED (about one in a hundred under 32 concurrent clients;
+    // bench/soak), or worse, leaves a broken object behind (object_lock.h). Searches of this
+    // process wait while it generates; another process's can't be stopped, and the template is
+    // fixed and valid, so on those errors try again (a token that is gone fails every attempt fast).
+    const std::unique_lock changing(token_objects_lock());
     CK_RV rv = CKR_OK;
     for (int attempt = 0; attempt < kGenerateAttempts; ++attempt) {
       rv = session.fn()->C_GenerateKeyPair(session.handle(), &mechanism, public_view.data(), public_view.size(),
@@ -255,6 +258,7 @@ KeyPairAttributes read_key_pair_attributes(SessionPool& pool, const KeyPair& key
 
 void destroy_key_pair(SessionPool& pool, const KeyPair& key) {
   with_handles(pool, key, [](Session& session, Handles handles) {
+    const std::unique_lock changing(token_objects_lock());
     check(session.fn()->C_DestroyObject(session.handle(), handles.private_handle),
           "C_DestroyObject (private key)");
     check(session.fn()->C_DestroyObject(session.handle(), handles.public_handle),

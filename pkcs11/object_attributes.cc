@@ -5,6 +5,7 @@
 
 #include "pkcs11/attribute_policy.h"
 #include "pkcs11/error.h"
+#include "pkcs11/object_lock.h"
 
 namespace escrowless::pkcs11 {
 namespace {
@@ -141,6 +142,7 @@ ObjectAttributes read_object_attributes(Session& session, CK_OBJECT_HANDLE objec
 
 std::vector<CK_OBJECT_HANDLE> find_objects(Session& session, const AttributeList& filter) {
   std::vector<CK_ATTRIBUTE> view = filter.view();
+  const std::shared_lock searching(token_objects_lock());
   check(session.fn()->C_FindObjectsInit(session.handle(), view.data(), view.size()),
         "C_FindObjectsInit");
   struct Final {  // the search must end, or the session can't start another one
