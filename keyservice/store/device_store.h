@@ -128,6 +128,15 @@ class DeviceStore {
     ClaimedPrekeys claimed;
   };
   virtual BundleMaterial take_bundle(std::string_view account, std::string_view device) = 0;
+
+  // The log size up to which the store was last reconciled with the log (keyservice/reconciler.h):
+  // every device.enrolled and device.revoked entry below it is reflected here. 0 until the first.
+  virtual std::uint64_t reconciled_log_size() = 0;
+  virtual void set_reconciled_log_size(std::uint64_t size) = 0;
+
+  // One past the newest log index any stored record names (0 for an empty store): the log this
+  // store belongs to holds at least that many entries.
+  virtual std::uint64_t log_size_needed() = 0;
 };
 
 }  // namespace escrowless::keyservice

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <set>
 #include <filesystem>
 #include <limits>
@@ -425,6 +426,37 @@ DeviceStore::BundleMaterial SqliteDeviceStore::take_bundle(std::string_view acco
   if (claim_pq && (material.claimed.pq_one_time = reserve.pq_one_time.take())) --reserved_keys_;
   if (reserve.empty()) reserves_.erase(row.id);
   return material;
+}
+
+std::uint64_t SqliteDeviceStore::reconciled_log_size() {
+  auto connection = pool_.acquire();
+  StatementUse select(*connection, "SELECT value FROM meta WHERE key = 'reconciled_log_size'");
+  if (!select->step()) return 0;
+  const std::string value = select->column_text(0);
+  std::uint64_t size = 0;
+  const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), size);
+  if (error != std::errc() || end != value.data() + value.size()) corrupt("reconciled log size");
+  return size;
+}
+
+void SqliteDeviceStore::set_reconciled_log_size(std::uint64_t size) {
+  to_db(size);  // refuses what SQLite's integers can't hold, like every log index
+  auto connection = pool_.acquire();
+  const std::lock_guard writing(write_mutex_);
+  StatementUse upsert(*connection,
+                      "INSERT INTO meta (key, value) VALUES ('reconciled_log_size', ?) "
+                      "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+  upsert->bind(1, std::to_string(size)).run();
+}
+
+std::uint64_t SqliteDeviceStore::log_size_needed() {
+  auto connection = pool_.acquire();
+  // max() of no rows and of NULLs is NULL; coalesce(.., -1) + 1 makes that 0.
+  StatementUse select(*connection,
+                      "SELECT coalesce(max(max(enrolled_index), coalesce(max(revoked_index), -1), "
+                      "coalesce(max(prekeys_index), -1)), -1) + 1 FROM devices");
+  select->step();
+  return index_from_db(select->column_int(0), "log index");
 }
 
 void SqliteDeviceStore::drop_reserve(std::int64_t device_row, bool one_time, bool pq_one_time) {

@@ -75,6 +75,9 @@ class SqliteDeviceStore final : public DeviceStore {
                                                     PrekeyKind kind) override;
   CurrentPrekeys current_prekeys(std::string_view account, std::string_view device) override;
   BundleMaterial take_bundle(std::string_view account, std::string_view device) override;
+  std::uint64_t reconciled_log_size() override;
+  void set_reconciled_log_size(std::uint64_t size) override;
+  std::uint64_t log_size_needed() override;
 
  private:
   explicit SqliteDeviceStore(const std::string& path);
