@@ -1,6 +1,7 @@
 #include "keyservice/log/transparency_log.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "audit/checkpoint.h"
 #include "audit/encoding.h"
 #include "audit/error.h"
 #include "keyservice/error.h"
@@ -83,6 +85,20 @@ std::unique_ptr<TransparencyLog> TransparencyLog::open(const std::string& db_pat
 
   CheckedTree checked = check_stored_tree(*log->writer_, *log->reader_, log->origin_,
                                           log->signer_->verifier(), options.verify_all_leaves);
+  if (checked.unsigned_tail) {
+    // Entries stored by a process that stopped before signing them: sign them now, so that they
+    // are readable (and reconcilable) before anything is served. If the token can't sign yet,
+    // the sequencer keeps trying.
+    try {
+      const std::uint64_t size = checked.tree.size();
+      const std::string note =
+          log->signer_->sign(audit::format_checkpoint(log->origin_, size, checked.tree.root()));
+      log->writer_->sign_checkpoint(size, note);
+      checked.unsigned_tail = false;
+    } catch (const std::exception& e) {
+      spdlog::warn("the log's entries up to size {} are stored but not signed yet: {}", checked.tree.size(), e.what());
+    }
+  }
   if (const auto latest = log->reader_->latest_signed_checkpoint()) log->publish(latest->size, latest->note);
   TransparencyLog* published_to = log.get();
   log->sequencer_ = std::make_unique<Sequencer>(
