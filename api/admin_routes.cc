@@ -6,7 +6,6 @@
 #include "api/responses.h"
 #include "api/service.h"
 #include "keyservice/credentials.h"
-#include "keyservice/log/token_entries.h"
 #include "keyservice/token_json.h"
 
 namespace escrowless::api {
@@ -24,8 +23,7 @@ void add_admin_routes(HttpServer& server, Service& service) {
     service.require_admin(request);
     allow_only(request, {});
     if (!request.body.empty()) throw bad_request("this route takes no body");
-    const std::vector<std::uint8_t> entry = keyservice::take_inventory_entry(service.token).to_bytes();
-    const keyservice::Receipt receipt = service.log.append(std::string(entry.begin(), entry.end())).get();
+    const keyservice::Receipt receipt = service.devices.log_inventory();
     send_json(response, 201, {{"log", receipt_json(service.log, receipt)}});
   });
 }

@@ -8,18 +8,19 @@
 
 #include <spdlog/spdlog.h>
 
-#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "api/routes.h"
 #include "api/logging.h"
+#include "api/periodic_task.h"
 #include "api/service.h"
 #include "audit/encoding.h"
 #include "keyservice/log/log_init.h"
-#include "keyservice/log/token_entries.h"
+#include "keyservice/reconciler.h"
 #include "keyservice/store/sqlite_device_store.h"
 
 namespace {
@@ -34,87 +35,43 @@ audit::Hash parse_admin_hash(const std::string& hex) {
   return audit::hash_from_bytes(bytes);
 }
 
-// Logs an hsm.inventory every `interval` seconds until `stop` is set.
-class InventoryTimer {
- public:
-  InventoryTimer(api::Service& service, int interval) : service_(service), interval_(interval) {
-    if (interval_ > 0) thread_ = std::thread([this] { run(); });
-  }
-  ~InventoryTimer() {
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_one();
-    if (thread_.joinable()) thread_.join();
-  }
+// How often the store's reconciliation mark moves forward while serving (and what a failed write
+// left behind is repaired): bounds what the next start-up has to read.
+constexpr auto kReconcileEvery = std::chrono::seconds(60);
 
- private:
-  void run() {
-    std::unique_lock lock(mutex_);
-    while (!wake_.wait_for(lock, std::chrono::seconds(interval_), [this] { return stopping_; })) {
-      lock.unlock();
-      try {
-        const auto entry = keyservice::take_inventory_entry(service_.token).to_bytes();
-        const auto receipt = service_.log.append(std::string(entry.begin(), entry.end())).get();
-        spdlog::info("inventory logged at index {}", receipt.index);
-      } catch (const std::exception& e) {
-        spdlog::error("scheduled inventory failed: {}", e.what());
-      }
-      lock.lock();
-    }
+// Logs an inventory of the token (through Devices, so it never catches a key half way).
+void log_inventory(keyservice::Devices& devices) {
+  try {
+    spdlog::info("inventory logged at index {}", devices.log_inventory().index);
+  } catch (const std::exception& e) {
+    spdlog::error("scheduled inventory failed: {}", e.what());
   }
+}
 
-  api::Service& service_;
-  const int interval_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
-};
-
-// Watches the token once a second: logs when it goes away and when it is back, and while it is
-// gone asks for readiness, which reconnects as soon as the token returns, even with no traffic.
+// Run once a second: logs when the token goes away and when it is back, and while it is gone
+// asks for readiness, which reconnects as soon as the token returns, even with no traffic.
 class TokenWatch {
  public:
-  explicit TokenWatch(pkcs11::SessionPool& pool) : pool_(pool), thread_([this] { run(); }) {}
-  ~TokenWatch() {
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
+  explicit TokenWatch(pkcs11::SessionPool& pool) : pool_(pool) {}
+  void operator()() {
+    if (pool_.stats().token_lost) {
+      if (!lost_) spdlog::error("the token is gone; answering 503 to requests that need it until it is back");
+      lost_ = true;
+      try {
+        pool_.check_ready();
+      } catch (const std::exception& e) {
+        spdlog::debug("token still unavailable: {}", e.what());
+      }
     }
-    wake_.notify_one();
-    thread_.join();
+    if (lost_ && !pool_.stats().token_lost) {
+      spdlog::info("the token is back: sessions re-opened and logged in");
+      lost_ = false;
+    }
   }
 
  private:
-  void run() {
-    std::unique_lock lock(mutex_);
-    bool lost = false;
-    while (!wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) {
-      lock.unlock();
-      if (pool_.stats().token_lost) {
-        if (!lost) spdlog::error("the token is gone; answering 503 to requests that need it until it is back");
-        lost = true;
-        try {
-          pool_.check_ready();
-        } catch (const std::exception& e) {
-          spdlog::debug("token still unavailable: {}", e.what());
-        }
-      }
-      if (lost && !pool_.stats().token_lost) {
-        spdlog::info("the token is back: sessions re-opened and logged in");
-        lost = false;
-      }
-      lock.lock();
-    }
-  }
-
   pkcs11::SessionPool& pool_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
+  bool lost_ = false;
 };
 
 // Opens the token, turning the usual start-up faults into one line that names the cause.
@@ -156,6 +113,10 @@ int serve(const keyservice::ServiceConfig& config) {
   keyservice::DeviceKeys device_keys(*token);
   keyservice::Devices devices(*token, *log, *store, device_keys);
   keyservice::PrekeyService prekeys(*token, *log, *store, device_keys);
+  keyservice::Reconciler reconciler(*token, *log, *store, device_keys);
+  const keyservice::ReconcileReport reconciled = reconciler.reconcile(true);
+  spdlog::info("store and token agree with the log (entries {} to {} read, {} repairs)", reconciled.from,
+               reconciled.to, reconciled.repairs());
   api::Metrics metrics;
   api::Service service{*log, *token, devices, prekeys, config, admin_hash, metrics};
   api::ServerOptions options{config.tls_cert, config.tls_key, config.threads, config.max_body_bytes};
@@ -171,8 +132,18 @@ int serve(const keyservice::ServiceConfig& config) {
   const int port = server->bind(config.listen, config.port);
   spdlog::info("listening on https://{}:{}", config.listen, port);
   std::thread http([&server] { server->run(); });
-  InventoryTimer inventories(service, config.inventory_interval);
-  TokenWatch token_watch(token->pool());
+  std::optional<api::PeriodicTask> inventories;
+  if (config.inventory_interval > 0) {
+    inventories.emplace(std::chrono::seconds(config.inventory_interval), [&devices] { log_inventory(devices); });
+  }
+  std::optional<api::PeriodicTask> reconciliation(std::in_place, kReconcileEvery, [&reconciler] {
+    try {
+      reconciler.reconcile(false);
+    } catch (const std::exception& e) {
+      spdlog::error("reconciliation with the log failed: {}", e.what());
+    }
+  });
+  api::PeriodicTask token_watch(std::chrono::seconds(1), TokenWatch(token->pool()));
 
   // SIGTERM and SIGINT are blocked in every thread (see main) and taken here.
   sigset_t signals;
@@ -184,6 +155,13 @@ int serve(const keyservice::ServiceConfig& config) {
   spdlog::info("signal {}: stopping; finishing in-flight requests and writes", received);
   server->stop();
   http.join();
+  inventories.reset();
+  reconciliation.reset();
+  try {
+    reconciler.reconcile(false);  // moves the mark to the end: the next start reads nothing
+  } catch (const std::exception& e) {
+    spdlog::warn("final reconciliation with the log failed (the next start repeats it): {}", e.what());
+  }
   log->stop();
   spdlog::info("stopped cleanly");
   return 0;

@@ -3,9 +3,30 @@
 #include <functional>
 #include <string>
 
+#include "audit/entry_ids.h"
 #include "keyservice/error.h"
 
 namespace escrowless::keyservice {
+namespace {
+
+constexpr std::string_view kLabelPrefix = "device:";
+
+}  // namespace
+
+std::string device_key_label(std::string_view account, std::string_view device) {
+  return std::string(kLabelPrefix) + std::string(account) + "/" + std::string(device);
+}
+
+std::optional<std::pair<std::string, std::string>> parse_device_key_label(std::string_view label) {
+  if (!label.starts_with(kLabelPrefix)) return std::nullopt;
+  label.remove_prefix(kLabelPrefix.size());
+  const std::size_t slash = label.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  std::string account(label.substr(0, slash));
+  std::string device(label.substr(slash + 1));
+  if (!audit::is_valid_id(account) || !audit::is_valid_id(device)) return std::nullopt;
+  return std::pair{std::move(account), std::move(device)};
+}
 
 pkcs11::KeyPair DeviceKeys::identity_key(const Device& device) {
   {
@@ -31,6 +52,18 @@ void DeviceKeys::remember(const Device& device, const pkcs11::KeyPair& key) {
 void DeviceKeys::forget(const Device& device) {
   const std::lock_guard guard(cache_mutex_);
   cache_.erase(device.token_key_id);
+}
+
+bool DeviceKeys::destroy(const Device& device) {
+  forget(device);
+  const std::optional<pkcs11::KeyPair> key = pkcs11::find_key_pair_by_id(token_.pool(), device.token_key_id);
+  if (!key) return false;
+  if (key->public_key.raw != device.public_key) {
+    throw Error(ErrorKind::integrity, "the token key under the CKA_ID of " + device.account + "/" + device.device +
+                                          " is not its identity key: left in place");
+  }
+  pkcs11::destroy_key_pair(token_.pool(), *key);
+  return true;
 }
 
 std::unique_lock<std::mutex> DeviceKeys::lock(std::string_view account, std::string_view device) {

@@ -10,6 +10,7 @@
 #include "keyservice/credentials.h"
 #include "keyservice/error.h"
 #include "keyservice/log/token_entries.h"
+#include "keyservice/reconciler.h"
 
 namespace escrowless::keyservice {
 namespace {
@@ -28,18 +29,15 @@ Receipt append(TransparencyLog& log, const std::vector<std::uint8_t>& entry) {
   return log.append(std::string(entry.begin(), entry.end())).get();
 }
 
-std::string key_label(std::string_view account, std::string_view device) {
-  return "device:" + std::string(account) + "/" + std::string(device);
-}
-
 }  // namespace
 
 Enrollment Devices::enroll(std::string_view account, const audit::Actor& by) {
   check_id("account", account);
+  const auto key_lifecycle = keys_.share_lifecycle();
   const std::string device_id = new_device_id();
   const pkcs11::Algorithm algorithm = pkcs11::choose_algorithm(token_.mechanisms());
   const pkcs11::KeyPair key = pkcs11::generate_key_pair(token_.pool(), algorithm, pkcs11::random_key_id(),
-                                                        key_label(account, device_id));
+                                                        device_key_label(account, device_id));
   audit::DeviceEnrolled entry;
   entry.time = now();
   entry.account = std::string(account);
@@ -61,7 +59,7 @@ Enrollment Devices::enroll(std::string_view account, const audit::Actor& by) {
     device.algorithm = entry.identity_key.algorithm;
     device.public_key_sha256 = entry.identity_key.public_key_sha256();
     device.enrolled_index = stored.index();
-    withdraw_unacknowledged(device, key);
+    withdraw(device, "its checkpoint is not signed yet");
     throw;
   } catch (...) {
     // Nothing was logged: the key must not stay in the token unaccounted for.
@@ -81,37 +79,21 @@ Enrollment Devices::enroll(std::string_view account, const audit::Actor& by) {
   try {
     store_.add_device(device, credential_hash(credential.bytes()));
   } catch (const std::exception& e) {
-    spdlog::error("device {}/{} logged at {} but not stored ({}); logging its revocation",
-                  device.account, device_id, receipt.index, e.what());
-    audit::DeviceRevoked revoked{now(), device.account, device_id, device.public_key_sha256,
-                                 audit::Actor::admin()};
-    append(log_, revoked.to_bytes());
-    pkcs11::destroy_key_pair(token_.pool(), key);
+    withdraw(device, std::string("storing it failed: ") + e.what());
     throw;
   }
   keys_.remember(device, key);
   return Enrollment{std::move(device), std::move(credential), std::move(receipt)};
 }
 
-void Devices::withdraw_unacknowledged(const Device& device, const pkcs11::KeyPair& key) {
-  spdlog::error("device {}/{} is logged at {} but its checkpoint is not signed yet; storing it revoked",
-                device.account, device.device, device.enrolled_index);
+void Devices::withdraw(const Device& device, const std::string& why) {
+  spdlog::error("device {}/{} is logged at {} but its enrollment failed ({}); withdrawing it", device.account,
+                device.device, device.enrolled_index, why);
   try {
-    // A credential nobody ever sees: the device is stored only to carry its revocation.
-    store_.add_device(device, credential_hash(new_credential().bytes()));
-    const audit::DeviceRevoked revoked{now(), device.account, device.device, device.public_key_sha256,
-                                       audit::Actor::admin()};
-    std::uint64_t index = 0;
-    try {
-      index = append(log_, revoked.to_bytes()).index;
-    } catch (const UnsignedEntry& also) {
-      index = also.index();  // stored behind the enrollment; signed together later
-    }
-    store_.revoke_device(device.account, device.device, Revocation{index, revoked.time});
-    pkcs11::destroy_key_pair(token_.pool(), key);
+    withdraw_enrollment(log_, store_, keys_, device, std::nullopt);
   } catch (const std::exception& e) {
-    // Auditors see an enrollment without its revocation, or the key of a revoked device.
-    spdlog::error("device {}/{}: withdrawing the unacknowledged enrollment failed: {}", device.account,
+    // Reconciliation finishes what is missing, at the latest when the service starts again.
+    spdlog::error("device {}/{}: withdrawing the failed enrollment stopped half way: {}", device.account,
                   device.device, e.what());
   }
 }
@@ -124,6 +106,7 @@ std::optional<Device> Devices::authenticate(std::string_view credential) {
 }
 
 Receipt Devices::revoke(std::string_view account, std::string_view device_id, const audit::Actor& by) {
+  const auto key_lifecycle = keys_.share_lifecycle();
   // Waits for an upload of this device in flight, so its prekeys.signed entry precedes the
   // revocation in the log and in the store alike.
   const auto device_lock = keys_.lock(account, device_id);
@@ -151,13 +134,16 @@ Receipt Devices::revoke(std::string_view account, std::string_view device_id, co
 // next inventory shows the key of a revoked device, which auditors flag.
 void Devices::destroy_revoked_key(const Device& device) {
   try {
-    const pkcs11::KeyPair key = keys_.identity_key(device);
-    keys_.forget(device);
-    pkcs11::destroy_key_pair(token_.pool(), key);
+    keys_.destroy(device);
   } catch (const std::exception& e) {
     spdlog::error("device {}/{} revoked but its key could not be destroyed: {}", device.account,
                   device.device, e.what());
   }
+}
+
+Receipt Devices::log_inventory() {
+  const auto whole_token = keys_.hold_lifecycle();
+  return append(log_, take_inventory_entry(token_).to_bytes());
 }
 
 }  // namespace escrowless::keyservice

@@ -30,11 +30,12 @@ class Devices {
       : token_(token), log_(log), store_(store), keys_(keys) {}
 
   // A new device of `account` with a server-chosen id (16 hex characters). The entry is durable
-  // and signed before the device exists in the store; if storing then fails, a device.revoked
-  // entry follows, so the log never shows a usable device the service does not know. If the
-  // entry was stored but its checkpoint could not be signed (UnsignedEntry, the token went away),
-  // the device is stored revoked and a device.revoked entry follows it: the caller, who gets the
-  // error and no credential, never has a device, and log and store still agree.
+  // and signed before the device exists in the store. If storing then fails, or the entry was
+  // stored but its checkpoint could not be signed (UnsignedEntry, the token went away), the
+  // device is withdrawn (withdraw_enrollment: a device.revoked entry follows, the key is
+  // destroyed, the device stored revoked): the caller, who gets the error and no credential,
+  // never has a device, and the log never shows a usable device the service does not know.
+  // What a crash leaves half done, Reconciler finishes.
   Enrollment enroll(std::string_view account, const audit::Actor& by);
 
   // The account's devices (active and revoked), in enrollment order.
@@ -48,8 +49,12 @@ class Devices {
   // UnsignedEntry the revocation is in force all the same (it is in the log for good).
   Receipt revoke(std::string_view account, std::string_view device, const audit::Actor& by);
 
+  // Logs an hsm.inventory of the whole token, taken while no enrollment or revocation is half
+  // way (so it never lists a key made but not yet logged, or revoked but not yet destroyed).
+  Receipt log_inventory();
+
  private:
-  void withdraw_unacknowledged(const Device& device, const pkcs11::KeyPair& key);
+  void withdraw(const Device& device, const std::string& why);
   void destroy_revoked_key(const Device& device);
 
   pkcs11::Token& token_;
