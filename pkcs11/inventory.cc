@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include "pkcs11/error.h"
+#include "pkcs11/object_lock.h"
 #include "pkcs11/public_key.h"
 
 namespace escrowless::pkcs11 {
@@ -54,6 +55,46 @@ std::vector<InventoryItem> take_inventory(SessionPool& pool) {
       }
     }
     return items;
+  });
+}
+
+std::vector<ObjectAttributes> destroy_keys_if(SessionPool& pool,
+                                              const std::function<bool(const ObjectAttributes&)>& doomed) {
+  return pool.run([&doomed](Session& session) {
+    std::vector<std::pair<CK_OBJECT_HANDLE, ObjectAttributes>> chosen;
+    for (const CK_OBJECT_CLASS object_class : {CKO_PRIVATE_KEY, CKO_PUBLIC_KEY}) {
+      AttributeList filter;
+      filter.add_ulong(CKA_CLASS, object_class);
+      for (const CK_OBJECT_HANDLE object : find_objects(session, filter)) {
+        ObjectAttributes attributes = read_object_attributes(session, object);
+        if (doomed(attributes)) chosen.emplace_back(object, std::move(attributes));
+      }
+    }
+    std::vector<ObjectAttributes> destroyed;
+    const std::unique_lock changing(token_objects_lock());  // after the searches: they share it
+    for (auto& [object, attributes] : chosen) {
+      check(session.fn()->C_DestroyObject(session.handle(), object), "C_DestroyObject");
+      destroyed.push_back(std::move(attributes));
+    }
+    return destroyed;
+  });
+}
+
+std::size_t destroy_unreadable_objects(SessionPool& pool, std::size_t at_most) {
+  return pool.run([at_most](Session& session) {
+    std::vector<CK_OBJECT_HANDLE> unreadable;
+    for (const CK_OBJECT_HANDLE object : find_objects(session, AttributeList{})) {
+      if (!read_object_class(session, object)) unreadable.push_back(object);
+    }
+    if (unreadable.size() > at_most) {
+      throw Error(ErrorKind::internal, "the token holds " + std::to_string(unreadable.size()) +
+                                            " objects whose class it cannot read; destroyed none");
+    }
+    const std::unique_lock changing(token_objects_lock());  // after the search: it shares it
+    for (const CK_OBJECT_HANDLE object : unreadable) {
+      check(session.fn()->C_DestroyObject(session.handle(), object), "C_DestroyObject (unreadable object)");
+    }
+    return unreadable.size();
   });
 }
 

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -22,5 +23,17 @@ struct InventoryItem {
 
 // Objects in the order the token lists them.
 std::vector<InventoryItem> take_inventory(SessionPool& pool);
+
+// Destroys every public and private key object for which `doomed(attributes)` is true, and
+// returns their attributes. For tidying up after a crash (keyservice/reconciler.h): it destroys
+// objects by what they say they are, including ones no lookup by CKA_ID could reach.
+std::vector<ObjectAttributes> destroy_keys_if(SessionPool& pool,
+                                              const std::function<bool(const ObjectAttributes&)>& doomed);
+
+// Destroys the objects whose CKA_CLASS the token itself cannot read, which every PKCS#11 object
+// has: SoftHSM's file store leaves such an object, an empty file, when killed while making one,
+// and from then on take_inventory() fails on it. Nothing can use such an object. Returns how many
+// there were; Error(internal), and nothing destroyed, if more than `at_most`.
+std::size_t destroy_unreadable_objects(SessionPool& pool, std::size_t at_most);
 
 }  // namespace escrowless::pkcs11

@@ -113,6 +113,16 @@ std::optional<std::vector<std::uint8_t>> read_attribute(Session& session, CK_OBJ
   return read_unchecked(session, object, type);
 }
 
+std::optional<CK_OBJECT_CLASS> read_object_class(Session& session, CK_OBJECT_HANDLE object) {
+  CK_OBJECT_CLASS object_class = 0;
+  CK_ATTRIBUTE attribute{CKA_CLASS, &object_class, sizeof object_class};
+  const CK_RV rv = session.fn()->C_GetAttributeValue(session.handle(), object, &attribute, 1);
+  if (rv == CKR_ATTRIBUTE_VALUE_INVALID || rv == CKR_ATTRIBUTE_TYPE_INVALID) return std::nullopt;
+  check(rv, "C_GetAttributeValue (CKA_CLASS)");
+  if (attribute.ulValueLen != sizeof object_class) return std::nullopt;
+  return object_class;
+}
+
 ObjectAttributes read_object_attributes(Session& session, CK_OBJECT_HANDLE object) {
   ObjectAttributes result;
   const auto object_class = read_fixed<CK_OBJECT_CLASS>(session, object, CKA_CLASS);

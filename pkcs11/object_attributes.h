@@ -47,6 +47,10 @@ std::optional<std::vector<std::uint8_t>> read_attribute(Session& session, CK_OBJ
 
 ObjectAttributes read_object_attributes(Session& session, CK_OBJECT_HANDLE object);
 
+// The object's CKA_CLASS; nullopt when the token cannot read it (a broken object: every PKCS#11
+// object has a class). Other failures throw.
+std::optional<CK_OBJECT_CLASS> read_object_class(Session& session, CK_OBJECT_HANDLE object);
+
 // Every object matching `filter` (all objects the session can see for an empty filter).
 // C_FindObjectsFinal always runs.
 std::vector<CK_OBJECT_HANDLE> find_objects(Session& session, const AttributeList& filter);
