@@ -166,32 +166,41 @@ ReconcileReport Reconciler::reconcile(bool sweep_token) {
   return report;
 }
 
-// Destroys every device key in the token that no active device holds: keys of revoked devices,
-// and keys made for enrollments that never reached the log.
+// What the sweep destroys: the key objects (both halves) of device keys no active device holds,
+// and half-made keys. Every key this service makes has a CKA_ID and a CKA_LABEL; SoftHSM's file
+// store, killed inside C_GenerateKeyPair, leaves a key object with neither (and with SoftHSM's
+// default flags: able to decrypt and unwrap, not sensitive), which nothing could find or use.
+Reconciler::Verdict Reconciler::judge(const pkcs11::ObjectAttributes& object) {
+  if (object.id.empty() && object.label.empty()) return Verdict::unknown;
+  if (!object.label.starts_with("device:")) return Verdict::keep;  // the log key, or not ours
+  const auto names = parse_device_key_label(object.label);
+  const std::optional<Device> device = names ? store_.find_device(names->first, names->second) : std::nullopt;
+  if (!device) return Verdict::unknown;
+  return device->is_active() && device->token_key_id == object.id ? Verdict::keep : Verdict::stale;
+}
+
 std::size_t Reconciler::sweep() {
-  std::vector<pkcs11::InventoryItem> stale;
+  if (const std::size_t broken = pkcs11::destroy_unreadable_objects(token_.pool(), max_repairs_); broken > 0) {
+    spdlog::warn("destroyed {}: objects whose class the token could not read (left by a crash)",
+                 count_of(broken, "broken objects"));
+  }
   std::size_t unknown = 0;
-  for (pkcs11::InventoryItem& item : pkcs11::take_inventory(token_.pool())) {
-    if (item.attributes.object_class != CKO_PRIVATE_KEY || !item.attributes.label.starts_with("device:")) continue;
-    const auto names = parse_device_key_label(item.attributes.label);
-    const std::optional<Device> device = names ? store_.find_device(names->first, names->second) : std::nullopt;
-    if (device && device->is_active() && device->token_key_id == item.attributes.id) continue;
-    if (!device) ++unknown;
-    stale.push_back(std::move(item));
+  for (const pkcs11::InventoryItem& item : pkcs11::take_inventory(token_.pool())) {
+    if (item.attributes.object_class == CKO_PRIVATE_KEY && judge(item.attributes) == Verdict::unknown) ++unknown;
   }
   if (unknown > max_repairs_) {
-    throw Error(ErrorKind::integrity, "the token holds " + count_of(unknown, "device keys") +
-                                          " of devices devices.db does not know: is it this token's devices "
-                                          "database? Nothing was destroyed");
+    throw Error(ErrorKind::integrity, "the token holds " + count_of(unknown, "private keys") +
+                                          " of devices devices.db does not know, or half made: is it this "
+                                          "token's devices database? Nothing was destroyed");
   }
   std::size_t destroyed = 0;
-  for (const pkcs11::InventoryItem& item : stale) {
-    const std::optional<pkcs11::KeyPair> key = pkcs11::find_key_pair_by_id(token_.pool(), item.attributes.id);
-    if (!key) continue;
-    spdlog::warn("destroying device key {} ({}): no active device holds it", audit::hex_encode(item.attributes.id),
-                 item.attributes.label);
-    pkcs11::destroy_key_pair(token_.pool(), *key);
-    ++destroyed;
+  const auto gone = pkcs11::destroy_keys_if(
+      token_.pool(), [this](const pkcs11::ObjectAttributes& object) { return judge(object) != Verdict::keep; });
+  for (const pkcs11::ObjectAttributes& object : gone) {
+    spdlog::warn("destroyed {} {} (id {}): no active device holds it", pkcs11::object_class_name(object.object_class),
+                 object.label.empty() ? "without a label" : "'" + object.label + "'",
+                 object.id.empty() ? "none" : audit::hex_encode(object.id));
+    if (object.object_class == CKO_PRIVATE_KEY) ++destroyed;
   }
   return destroyed;
 }

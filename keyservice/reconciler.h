@@ -7,11 +7,13 @@
 //   - a device key in the token that no log entry accounts for (killed before the log append);
 //   - a logged enrollment the store lacks (killed before storing: nobody got its credential);
 //   - a logged revocation the store lacks (the device would still act and be served);
-//   - the key of a revoked device still in the token (killed before destroying it).
+//   - the key of a revoked device still in the token (killed before destroying it);
+//   - with SoftHSM's file store, a half-made key object without CKA_ID or label (killed inside
+//     C_GenerateKeyPair; a real HSM makes objects atomically).
 // The log is the truth, and what it signed stands. reconcile() makes the rest follow it: it applies
 // logged revocations to the store, stores a logged but unstored enrollment as revoked and logs its
 // revocation (the device was never handed out), and destroys device keys that no active device
-// holds. Auditors then see what they would have seen had the operation failed cleanly.
+// holds, and half-made keys. Auditors then see what they would have seen had the operation failed cleanly.
 //
 // It runs before the service starts serving, and again now and then while it serves (to move
 // the store's reconciled_log_size() mark forward, so that the next start-up reads only the
@@ -31,6 +33,7 @@
 #include "keyservice/device_keys.h"
 #include "keyservice/log/transparency_log.h"
 #include "keyservice/store/device_store.h"
+#include "pkcs11/object_attributes.h"
 #include "pkcs11/token.h"
 
 namespace escrowless::keyservice {
@@ -68,6 +71,8 @@ class Reconciler {
   ReconcileReport reconcile(bool sweep_token);
 
  private:
+  enum class Verdict { keep, stale, unknown };
+  Verdict judge(const pkcs11::ObjectAttributes& object);
   std::size_t sweep();
 
   pkcs11::Token& token_;

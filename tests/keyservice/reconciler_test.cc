@@ -17,6 +17,7 @@
 #include "keyservice/log/token_entries.h"
 #include "keyservice/reconciler.h"
 #include "keyservice/store/sqlite_device_store.h"
+#include "pkcs11/error.h"
 #include "pkcs11/inventory.h"
 #include "pkcs11/keys.h"
 #include "tests/keyservice/log_fixture.h"
@@ -225,6 +226,46 @@ TEST_CASE("reconciler: the sweep destroys a key no log entry accounts for and th
   CHECK(world.audit_log().empty());
 }
 
+// What SoftHSM's file store leaves when the process dies inside C_GenerateKeyPair: a key pair
+// with SoftHSM's defaults and neither CKA_ID nor CKA_LABEL (seen in tests/crash). Made here for
+// real, with a bare template through the raw module.
+void make_half_made_key() {
+  std::uint8_t ed25519_oid[] = {0x06, 0x03, 0x2b, 0x65, 0x70};  // DER OID 1.3.101.112
+  CK_BBOOL yes = CK_TRUE;
+  CK_ATTRIBUTE public_template[] = {{CKA_EC_PARAMS, ed25519_oid, sizeof ed25519_oid}, {CKA_TOKEN, &yes, 1}};
+  CK_ATTRIBUTE private_template[] = {{CKA_TOKEN, &yes, 1}};
+  pool().run([&](pkcs11::Session& session) {
+    CK_MECHANISM mechanism{CKM_EC_EDWARDS_KEY_PAIR_GEN, nullptr, 0};
+    CK_OBJECT_HANDLE public_key = 0, private_key = 0;
+    pkcs11::check(session.fn()->C_GenerateKeyPair(session.handle(), &mechanism, public_template, 2, private_template,
+                                                  1, &public_key, &private_key),
+                  "C_GenerateKeyPair");
+  });
+}
+
+std::size_t anonymous_keys_on_token() {
+  const auto items = pkcs11::take_inventory(pool());
+  return std::count_if(items.begin(), items.end(), [](const pkcs11::InventoryItem& item) {
+    return item.attributes.id.empty() && item.attributes.label.empty();
+  });
+}
+
+TEST_CASE("reconciler: the sweep destroys a half-made key without id or label and keeps everything else", "[hsm]") {
+  World world;
+  const keyservice::Device kept = world.devices.enroll("alice", audit::Actor::admin()).device;
+  make_half_made_key();
+  REQUIRE(anonymous_keys_on_token() == 2);  // both halves
+  world.devices.log_inventory();
+  REQUIRE_FALSE(world.audit_log().empty());  // an auditor flags it: decrypt, unwrap, not sensitive
+
+  const std::size_t objects_before = pkcs11::take_inventory(pool()).size();
+  CHECK(world.reconciler().reconcile(true).keys_destroyed == 1);
+  CHECK(anonymous_keys_on_token() == 0);
+  CHECK(pkcs11::take_inventory(pool()).size() == objects_before - 2);
+  CHECK(on_token(kept));
+  CHECK(pkcs11::find_key_pair_by_id(pool(), world.fixture.key().id));  // the log key stays
+}
+
 TEST_CASE("reconciler: more unknown device keys than could be in flight are left alone and start-up refused",
           "[hsm]") {
   World world;
@@ -236,7 +277,7 @@ TEST_CASE("reconciler: more unknown device keys than could be in flight are left
   CHECK_THROWS_MATCHES(world.reconciler(2).reconcile(true), keyservice::Error,
                        Catch::Matchers::Predicate<keyservice::Error>([](const keyservice::Error& e) {
                          return e.kind() == keyservice::ErrorKind::integrity &&
-                                std::string(e.what()).find("3 device keys") != std::string::npos;
+                                std::string(e.what()).find("3 private keys") != std::string::npos;
                        }));
   CHECK(device_keys_on_token() == 3);
   CHECK(world.store->reconciled_log_size() == 0);  // the mark did not move
