@@ -81,7 +81,13 @@ std::string HttpsClient::get(const std::string& path) const {
   httplib::Headers headers;
   if (!bearer_.empty()) headers.emplace("Authorization", "Bearer " + bearer_);
   const std::string target = url_.base_path + path;
-  const auto result = client_->Get(target.c_str(), headers);
+  auto result = client_->Get(target.c_str(), headers);
+  if (!result && (result.error() == httplib::Error::Read || result.error() == httplib::Error::Write)) {
+    // The kept-alive connection was closed by the server while idle (its keep-alive timeout) or
+    // after its last allowed request: a GET is safe to send again, on a new connection.
+    client_->stop();
+    result = client_->Get(target.c_str(), headers);
+  }
   if (!result) {
     std::string message = "GET " + target + " failed: " + httplib::to_string(result.error());
     if (result.error() == httplib::Error::SSLServerVerification)
