@@ -132,8 +132,9 @@ class Client {
     for (std::uint32_t i = 0; i < 2; ++i) request["pq_one_time_prekeys"].push_back(prekey(id + 6 + i, 1184));
     const std::string path = "/v1/accounts/" + device.account + "/devices/" + device.device + "/prekeys";
     const auto result = http_.Put(path.c_str(), bearer(device.credential), request.dump(), "application/json");
-    // 409: a revocation of this device, sent by another client after this one picked it.
-    if (!outcome("upload", result, 200, {409})) return;
+    // 409 or 401: a revocation of this device, sent by another client after this one picked it
+    // (409 if it lands while the upload is under way, 401 if before: the credential is gone).
+    if (!outcome("upload", result, 200, {409, 401})) return;
     const json body = json::parse(result->body);
     AckedWrite write{WriteKind::uploaded, device.account, device.device, "",
                      body.at("signatures").at("signed_prekey").at("signature"), Receipt::from_json(body.at("log"))};
