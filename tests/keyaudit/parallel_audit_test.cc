@@ -156,18 +156,18 @@ TEST_CASE("parallel audit: a clean large log has no findings", "[unit][concurren
 TEST_CASE("parallel audit: bad signatures anywhere in a large batch come out in entry order", "[unit][concurrency]") {
   const auto devices = some_devices(7);
   auto log = provisioned_with(devices);  // entries 0 to 7
-  add_uploads(log, devices, 2600);       // entries 8 to 2607
-  // Early, far into the batch, back to back, the last entry; and at 2009 (an upload with a
-  // last-resort prekey: (2009 - 8) % 3 == 0) the last-resort member alone.
-  for (const std::size_t index : {9UL, 1337UL, 1338UL, 2001UL, 2607UL}) log[index] = forged(log[index]);
-  log[2009] = forged(log[2009], /*last_resort=*/true);
+  add_uploads(log, devices, 1300);       // entries 8 to 1307 (over five 256-check batches)
+  // Early, far into the batch, back to back, the last entry; and at 1010 (an upload with a
+  // last-resort prekey: (1010 - 8) % 3 == 0) the last-resort member alone.
+  for (const std::size_t index : {9UL, 700UL, 701UL, 1001UL, 1307UL}) log[index] = forged(log[index]);
+  log[1010] = forged(log[1010], /*last_resort=*/true);
   // A rules finding amid them: a device never enrolled.
-  log[1500] = SoftDevice("acct-x", "ghost").prekeys(1500, false);
+  log[800] = SoftDevice("acct-x", "ghost").prekeys(800, false);
 
   const auto expected = serial(log);
   REQUIRE(rules_of(expected) ==
-          "signature@9 signature@1337 signature@1338 device_state@1500 signature@2001 signature@2009 signature@2607");
-  for (const unsigned threads : {1U, 2U, 8U}) {
+          "signature@9 signature@700 signature@701 device_state@800 signature@1001 signature@1010 signature@1307");
+  for (const unsigned threads : {2U, 8U}) {
     INFO("threads: " << threads);
     CHECK(parallel(log, threads) == expected);  // same indexes, rules and messages, same order
   }
@@ -180,10 +180,10 @@ TEST_CASE("parallel audit: many findings on one entry keep the serial order", "[
   auto log = provisioned_with(devices);
   log.push_back(devices[0].enrolled());
   log.push_back(forged(devices[0].prekeys(1, true), /*last_resort=*/true));
-  add_uploads(log, devices, 600);
+  add_uploads(log, devices, 300);
   log.back() = forged(log.back());
   const auto expected = serial(log);
-  REQUIRE(rules_of(expected) == "duplicate_key@3 device_state@3 signature@4 signature@604");
+  REQUIRE(rules_of(expected) == "duplicate_key@3 device_state@3 signature@4 signature@304");
   CHECK(parallel(log, 4) == expected);
 }
 
