@@ -178,7 +178,153 @@ std::string describe_byte(std::string_view text, std::size_t at) {
   return quote(text.substr(at, 1));
 }
 
+// The one-pass reader of parse_canonical(): builds the value while it checks what StrictReader
+// checks, and notes whether every object's keys came in strictly increasing byte order. It only
+// answers "accepted" or "not": on "not", parse_canonical_reference() reads the bytes again to
+// say why, so the errors are the reference's word for word.
+class CanonicalReader final : public json::json_sax_t {
+ public:
+  bool null() override { return put(nullptr); }
+  bool boolean(bool value) override { return put(value); }
+  bool string(string_t& value) override { return put(std::move(value)); }
+  bool binary(binary_t&) override { return false; }
+  bool number_integer(number_integer_t number) override {
+    if (number > kMaxCanonicalJsonInteger || number < -kMaxCanonicalJsonInteger) return false;
+    return put(number);
+  }
+  bool number_unsigned(number_unsigned_t number) override {
+    if (number > static_cast<uint64_t>(kMaxCanonicalJsonInteger)) return false;
+    return put(number);
+  }
+  bool number_float(number_float_t, const string_t&) override { return false; }
+  bool start_object(std::size_t) override { return open(json::object()); }
+  bool start_array(std::size_t) override { return open(json::array()); }
+  bool end_object() override { return close(); }
+  bool end_array() override { return close(); }
+  bool key(string_t& name) override {
+    Frame& frame = stack_.back();
+    auto& members = frame.container->get_ref<json::object_t&>();
+    const auto [at, inserted] = members.try_emplace(std::move(name));
+    if (!inserted) return false;  // a duplicate key
+    if (frame.last_key != nullptr && !(*frame.last_key < at->first)) in_key_order_ = false;
+    frame.last_key = &at->first;
+    frame.member = &at->second;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+
+  bool in_key_order() const noexcept { return in_key_order_; }
+  json take() { return std::move(root_); }
+
+ private:
+  struct Frame {
+    json* container;
+    const std::string* last_key = nullptr;  // objects: the previous key, in the container
+    json* member = nullptr;                 // objects: where the value of the last key goes
+  };
+
+  // Where the next value goes: the top level, the member just named, or a new array element
+  // (an array's open child is always its last element, so no pointer on the stack moves).
+  json* slot() {
+    if (stack_.empty()) return &root_;
+    Frame& frame = stack_.back();
+    if (frame.container->is_array()) {
+      auto& items = frame.container->get_ref<json::array_t&>();
+      items.emplace_back();
+      return &items.back();
+    }
+    return frame.member;
+  }
+  template <typename T>
+  bool put(T&& value) {
+    *slot() = std::forward<T>(value);
+    return true;
+  }
+  bool open(json empty) {
+    if (stack_.size() >= kMaxCanonicalJsonDepth) return false;
+    json* container = slot();
+    *container = std::move(empty);
+    stack_.push_back(Frame{container});
+    return true;
+  }
+  bool close() {
+    stack_.pop_back();
+    return true;
+  }
+
+  json root_;
+  std::vector<Frame> stack_;
+  bool in_key_order_ = true;
+};
+
+bool is_lower_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+
+// The bytes a canonical document has outside its strings: brackets, separators, digits, the
+// minus sign and the letters of true, false and null.
+bool is_bare_json_byte(char c) {
+  switch (c) {
+    case '{': case '}': case '[': case ']': case ':': case ',': case '-':
+    case 't': case 'r': case 'u': case 'e': case 'f': case 'a': case 'l': case 's': case 'n':
+      return true;
+    default:
+      return c >= '0' && c <= '9';
+  }
+}
+
+int hex_value(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }
+
+// For bytes nlohmann read as valid JSON: true if they spell their values as canonical_json()
+// does, the key order aside (CanonicalReader checks that): outside strings nothing but the
+// bytes of values (no whitespace, byte order mark or NUL) and no "-0"; and in
+// strings only the escapes JSON requires (\" \\ \b \f \n \r \t, \u00xx in lowercase hex for the
+// other control characters). Floats and out-of-range integers are the reader's to refuse.
+bool spelled_canonically(std::string_view text) {
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '"') {
+        in_string = false;
+      } else if (c == '\\') {
+        if (i + 1 >= text.size()) return false;
+        const char escape = text[++i];
+        if (escape == 'u') {
+          if (i + 4 >= text.size()) return false;
+          if (text[i + 1] != '0' || text[i + 2] != '0' || !is_lower_hex(text[i + 3]) || !is_lower_hex(text[i + 4])) return false;
+          const int code = hex_value(text[i + 3]) * 16 + hex_value(text[i + 4]);
+          if (code >= 0x20 || code == '\b' || code == '\f' || code == '\n' || code == '\r' || code == '\t') return false;
+          i += 4;
+        } else if (escape != '"' && escape != '\\' && escape != 'b' && escape != 'f' && escape != 'n' && escape != 'r' &&
+                   escape != 't') {
+          return false;  // "\/" and anything else
+        }
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '-' && i + 1 < text.size() && text[i + 1] == '0') {
+      return false;  // "-0": canonical_json() writes 0
+    } else if (!is_bare_json_byte(c)) {
+      // Whitespace; and what nlohmann's reader skips or stops at: a byte order mark before
+      // the value, a NUL (its end of input) with anything after it.
+      return false;
+    }
+  }
+  return !in_string;
+}
+
 }  // namespace
+
+json parse_canonical(std::string_view bytes) {
+  if (bytes.size() <= kMaxCanonicalJsonSize) {
+    CanonicalReader reader;
+    if (json::sax_parse(bytes.begin(), bytes.end(), &reader) && reader.in_key_order() && spelled_canonically(bytes)) {
+      return reader.take();
+    }
+  }
+  return parse_canonical_reference(bytes);  // throws, saying why (or, were the fast checks stricter, accepts)
+}
 
 std::string canonical_json(const json& value) {
   check_value(value, nullptr, 0);
@@ -190,7 +336,7 @@ std::string canonical_json(const json& value) {
   return out;
 }
 
-json parse_canonical(std::string_view bytes) {
+json parse_canonical_reference(std::string_view bytes) {
   if (bytes.size() > kMaxCanonicalJsonSize) {
     fail(std::to_string(bytes.size()) + " bytes, more than the limit of " +
          std::to_string(kMaxCanonicalJsonSize));

@@ -39,7 +39,11 @@ std::string describe(const InventoryObject& object) {
 
 std::optional<Violation> SignatureCheck::run() const {
   try {
-    verify_prekeys_signed(entry, algorithm, identity_key);
+    if (prepared_key) {
+      verify_prekeys_signed(entry, *prepared_key);
+    } else {
+      verify_prekeys_signed(entry, algorithm, identity_key);
+    }
     return std::nullopt;
   } catch (const Error& e) {
     return Violation{index, "signature",
@@ -120,14 +124,14 @@ class AuditVisitor {
       return;  // the first enrollment stays the one the rules use
     }
     s_.devices.emplace(name, DeviceRecord{entry.identity_key.algorithm, entry.identity_key.public_key, hash, index_,
-                                          std::nullopt});
+                                          std::nullopt, nullptr});
     s_.key_owners.emplace(hash, name);  // keeps an earlier owner if the key was a duplicate
     ++s_.stats.devices;
   }
 
   void operator()(const PrekeysSigned& entry) {
     const std::string name = device_name(entry.account, entry.device);
-    const DeviceRecord* device = usable_device(name, "prekeys.signed");
+    DeviceRecord* device = usable_device(name, "prekeys.signed");
     if (device == nullptr) return;
     if (entry.identity_key_sha256 != device->key_hash) {
       flag("device_state", "prekeys.signed for device " + name + " names identity key " +
@@ -135,7 +139,15 @@ class AuditVisitor {
                                short_hex(device->key_hash));
       return;
     }
-    SignatureCheck check{index_, name, device->enrolled_index, device->algorithm, device->public_key, entry};
+    if (!device->prepared) {
+      try {
+        device->prepared = std::make_shared<const PreparedIdentityKey>(device->algorithm, device->public_key);
+      } catch (const Error&) {
+        // A malformed key: the check goes the raw way and reports it as a signature finding.
+      }
+    }
+    SignatureCheck check{index_, name, device->enrolled_index, device->algorithm, device->public_key,
+                         device->prepared, entry};
     s_.stats.signatures += (entry.signed_prekey ? 1 : 0) + (entry.pq_last_resort_prekey ? 1 : 0);
     if (s_.options.defer_signatures) {
       s_.pending.push_back(std::move(check));
@@ -155,6 +167,7 @@ class AuditVisitor {
                                short_hex(device->key_hash));
     }
     device->revoked_index = index_;
+    device->prepared.reset();  // checks already queued keep their own reference
     ++s_.stats.revoked;
   }
 

@@ -39,6 +39,8 @@
 
 namespace escrowless::audit {
 
+class PreparedIdentityKey;  // prekey.h
+
 // The prekey signatures of one prekeys.signed entry, with the identity key they must verify
 // under: self-contained, so it can run on any thread (Ed25519 verification is most of an audit's
 // time).
@@ -48,6 +50,9 @@ struct SignatureCheck {
   uint64_t enrolled_index = 0;  // where its identity key was logged
   KeyAlgorithm algorithm = KeyAlgorithm::ed25519;
   std::vector<uint8_t> identity_key;  // raw
+  // The device's key made ready once (shared by all its checks, on any thread); null if the
+  // key did not prepare, and run() then fails on `identity_key` as verify_prekeys_signed does.
+  std::shared_ptr<const PreparedIdentityKey> prepared_key;
   PrekeysSigned entry;
 
   // A "signature" violation if a signature does not verify; nullopt if all do.

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -20,6 +21,9 @@ struct DeviceRecord {
   Hash key_hash{};                  // its public_key_sha256
   uint64_t enrolled_index = 0;
   std::optional<uint64_t> revoked_index;
+  // The key ready to verify with, made at the device's first prekeys.signed and dropped when it
+  // is revoked (no signature of it is valid afterwards). Not saved: a resumed auditor remakes it.
+  std::shared_ptr<const PreparedIdentityKey> prepared;
 };
 
 // Hashes are uniformly random already: their first 8 bytes make a good bucket hash.

@@ -30,10 +30,11 @@ std::string joined(std::string_view prefix, std::string_view what) {
   return out;
 }
 
-// Checks one signed member of a prekeys.signed entry; errors name the member.
+// Checks one signed member of a prekeys.signed entry with `verify(message, signature)`; errors
+// name the member.
+template <typename Verify>
 void verify_member(const PrekeysSigned& entry, PrekeyKind kind,
-                   const std::optional<SignedPrekey>& prekey, KeyAlgorithm algorithm,
-                   std::span<const uint8_t> identity_key) {
+                   const std::optional<SignedPrekey>& prekey, const Verify& verify) {
   if (!prekey) return;
   std::string prefix = "prekeys.signed: ";
   prefix += to_string(kind);
@@ -42,12 +43,45 @@ void verify_member(const PrekeysSigned& entry, PrekeyKind kind,
   try {
     const std::vector<uint8_t> message = prekey_signature_message(
         kind, entry.account, entry.device, prekey->key_id, prekey->public_key);
-    verified = verify_prekey_signature(algorithm, identity_key, message, prekey->signature);
+    verified = verify(message, prekey->signature);
   } catch (const Error& e) {
     throw Error(e.kind(), joined(prefix, e.what()));
   }
   if (!verified) {
     throw mismatch(joined(prefix, "signature does not verify under the identity key"));
+  }
+}
+
+void check_signature_size(std::span<const uint8_t> signature) {
+  if (signature.size() != kPrekeySignatureSize) {
+    throw invalid_input(
+        joined("prekey signatures are 64 bytes, got ", std::to_string(signature.size())));
+  }
+}
+
+// The OpenSSL key of a raw identity key.
+EvpPkeyPtr load_identity_key(KeyAlgorithm algorithm, std::span<const uint8_t> raw) {
+  if (algorithm == KeyAlgorithm::ed25519) return load_ed25519_public_key(raw);
+  return load_ecdsa_spki(public_key_spki(KeyAlgorithm::ecdsa_p256, raw));
+}
+
+bool verify_with(KeyAlgorithm algorithm, EVP_PKEY* key, std::span<const uint8_t> message,
+                 std::span<const uint8_t> signature) {
+  if (algorithm == KeyAlgorithm::ed25519) return verify_ed25519(key, message, signature);
+  // P-256: the token signed SHA-256(message) with CKM_ECDSA and returned raw r || s.
+  const std::size_t half = kPrekeySignatureSize / 2;
+  // DER has no encoding for r or s of zero; such a signature is simply not valid.
+  if (is_zero(signature.first(half)) || is_zero(signature.last(half))) return false;
+  return verify_ecdsa_sha256(key, message, ecdsa_signature_raw_to_der(signature));
+}
+
+void check_key_hash(const PrekeysSigned& entry, const Hash& key_hash) {
+  if (key_hash != entry.identity_key_sha256) {
+    std::string message = "prekeys.signed: identity_key_sha256 is ";
+    message += to_hex(entry.identity_key_sha256);
+    message += ", the identity key's hash is ";
+    message += to_hex(key_hash);
+    throw mismatch(message);
   }
 }
 
@@ -132,21 +166,9 @@ std::vector<uint8_t> prekey_signature_message(PrekeyKind kind, std::string_view 
 bool verify_prekey_signature(KeyAlgorithm algorithm,
                              std::span<const uint8_t> identity_public_key_raw,
                              std::span<const uint8_t> message, std::span<const uint8_t> signature) {
-  if (signature.size() != kPrekeySignatureSize) {
-    throw invalid_input(
-        joined("prekey signatures are 64 bytes, got ", std::to_string(signature.size())));
-  }
-  if (algorithm == KeyAlgorithm::ed25519) {
-    const EvpPkeyPtr key = load_ed25519_public_key(identity_public_key_raw);
-    return verify_ed25519(key.get(), message, signature);
-  }
-  // P-256: the token signed SHA-256(message) with CKM_ECDSA and returned raw r || s.
-  const EvpPkeyPtr key =
-      load_ecdsa_spki(public_key_spki(KeyAlgorithm::ecdsa_p256, identity_public_key_raw));
-  const std::size_t half = kPrekeySignatureSize / 2;
-  // DER has no encoding for r or s of zero; such a signature is simply not valid.
-  if (is_zero(signature.first(half)) || is_zero(signature.last(half))) return false;
-  return verify_ecdsa_sha256(key.get(), message, ecdsa_signature_raw_to_der(signature));
+  check_signature_size(signature);
+  const EvpPkeyPtr key = load_identity_key(algorithm, identity_public_key_raw);
+  return verify_with(algorithm, key.get(), message, signature);
 }
 
 void verify_prekeys_signed(const PrekeysSigned& entry, KeyAlgorithm algorithm,
@@ -157,17 +179,31 @@ void verify_prekeys_signed(const PrekeysSigned& entry, KeyAlgorithm algorithm,
   } catch (const Error& e) {
     throw Error(e.kind(), joined("prekeys.signed: identity key: ", e.what()));
   }
-  if (key_hash != entry.identity_key_sha256) {
-    std::string message = "prekeys.signed: identity_key_sha256 is ";
-    message += to_hex(entry.identity_key_sha256);
-    message += ", the identity key's hash is ";
-    message += to_hex(key_hash);
-    throw mismatch(message);
-  }
-  verify_member(entry, PrekeyKind::signed_prekey, entry.signed_prekey, algorithm,
-                identity_public_key_raw);
-  verify_member(entry, PrekeyKind::pq_last_resort_prekey, entry.pq_last_resort_prekey, algorithm,
-                identity_public_key_raw);
+  check_key_hash(entry, key_hash);
+  const auto verify = [&](std::span<const uint8_t> message, std::span<const uint8_t> signature) {
+    return verify_prekey_signature(algorithm, identity_public_key_raw, message, signature);
+  };
+  verify_member(entry, PrekeyKind::signed_prekey, entry.signed_prekey, verify);
+  verify_member(entry, PrekeyKind::pq_last_resort_prekey, entry.pq_last_resort_prekey, verify);
+}
+
+PreparedIdentityKey::PreparedIdentityKey(KeyAlgorithm algorithm, std::span<const uint8_t> raw)
+    : algorithm_(algorithm), sha256_(public_key_sha256(algorithm, raw)),
+      key_(load_identity_key(algorithm, raw)) {}
+
+bool PreparedIdentityKey::verify(std::span<const uint8_t> message,
+                                 std::span<const uint8_t> signature) const {
+  check_signature_size(signature);
+  return verify_with(algorithm_, key_.get(), message, signature);
+}
+
+void verify_prekeys_signed(const PrekeysSigned& entry, const PreparedIdentityKey& identity_key) {
+  check_key_hash(entry, identity_key.sha256());
+  const auto verify = [&](std::span<const uint8_t> message, std::span<const uint8_t> signature) {
+    return identity_key.verify(message, signature);
+  };
+  verify_member(entry, PrekeyKind::signed_prekey, entry.signed_prekey, verify);
+  verify_member(entry, PrekeyKind::pq_last_resort_prekey, entry.pq_last_resort_prekey, verify);
 }
 
 }  // namespace escrowless::audit

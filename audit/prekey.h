@@ -15,8 +15,10 @@
 #include <string_view>
 #include <vector>
 
+#include "audit/hash.h"
 #include "audit/key_algorithm.h"
 #include "audit/log_entry.h"
+#include "audit/openssl_ptr.h"
 
 namespace escrowless::audit {
 
@@ -74,5 +76,30 @@ bool verify_prekey_signature(KeyAlgorithm algorithm,
 // the key is malformed; returns normally when everything checks.
 void verify_prekeys_signed(const PrekeysSigned& entry, KeyAlgorithm algorithm,
                            std::span<const uint8_t> identity_public_key_raw);
+
+// An identity key made ready once for all the signatures of its device: its public key hash and
+// its OpenSSL key are computed here rather than again for every signature (an auditor checks
+// every prekeys.signed entry of a device under the same key). Immutable once made, so several
+// threads may verify with one at the same time.
+class PreparedIdentityKey {
+ public:
+  // Throws invalid_input if the key is malformed (wrong size, P-256 point not on the curve).
+  PreparedIdentityKey(KeyAlgorithm algorithm, std::span<const uint8_t> raw);
+
+  KeyAlgorithm algorithm() const noexcept { return algorithm_; }
+  const Hash& sha256() const noexcept { return sha256_; }
+
+  // verify_prekey_signature() under this key.
+  bool verify(std::span<const uint8_t> message, std::span<const uint8_t> signature) const;
+
+ private:
+  KeyAlgorithm algorithm_;
+  Hash sha256_{};
+  EvpPkeyPtr key_;
+};
+
+// verify_prekeys_signed() under a prepared key: the same checks and the same errors (for a key
+// that prepares).
+void verify_prekeys_signed(const PrekeysSigned& entry, const PreparedIdentityKey& identity_key);
 
 }  // namespace escrowless::audit

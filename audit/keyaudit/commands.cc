@@ -13,7 +13,7 @@
 #include "audit/client/https_client.h"
 #include "audit/error.h"
 #include "audit/keyaudit/log_sync.h"
-#include "audit/keyaudit/parallel_signatures.h"
+#include "audit/keyaudit/parallel_audit.h"
 #include "audit/keyaudit/report.h"
 #include "audit/keyaudit/state_file.h"
 #include "audit/log_auditor.h"
@@ -23,7 +23,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr int kStateVersion = 1;
-constexpr std::size_t kSignatureBatch = 256;  // checks handed to a worker at once
 
 // --verifier-key takes the vkey itself, or a file whose first line is one.
 audit::VerifierKey load_verifier_key(const std::string& value) {
@@ -128,24 +127,19 @@ int run_verify(const CommonOptions& options) {
   SyncOptions sync_options;
   sync_options.progress = [&](uint64_t done, uint64_t total) { progress.update(done, total); };
   sync_options.parse = true;
-  ParallelSignatures signatures(std::max(std::thread::hardware_concurrency(), 1U));
-  std::vector<audit::SignatureCheck> batch;
+  ParallelAudit auditing(*auditor, std::max(std::thread::hardware_concurrency(), 1U));
   const SyncResult sync = sync_log(
       connect, verifier, previous,
       [&](const FetchedEntry& entry) {
-        for (audit::Violation& violation :
-             entry.parsed ? auditor->audit(*entry.parsed) : auditor->audit_unparsable(std::string(entry.parse_error))) {
-          report.violations.push_back(std::move(violation));
+        if (entry.parsed) {
+          auditing.audit(*entry.parsed);
+        } else {
+          auditing.audit_unparsable(std::string(entry.parse_error));
         }
-        for (audit::SignatureCheck& check : auditor->take_signature_checks()) batch.push_back(std::move(check));
-        if (batch.size() >= kSignatureBatch) signatures.submit(std::exchange(batch, {}));
       },
       sync_options);
-  signatures.submit(std::move(batch));
-  for (audit::Violation& violation : signatures.finish()) report.violations.push_back(std::move(violation));
-  // Entry order, log-wide findings (no index) first.
-  std::stable_sort(report.violations.begin(), report.violations.end(),
-                   [](const audit::Violation& a, const audit::Violation& b) { return a.index < b.index; });
+  // Entry order; fill() puts the log-wide findings (no index) first.
+  report.violations = auditing.finish();
   progress.finish();
   fill(report, sync, state.has_value(), start);
   const audit::LogAuditor::Stats stats = auditor->stats();

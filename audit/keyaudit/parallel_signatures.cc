@@ -17,6 +17,7 @@ ParallelSignatures::~ParallelSignatures() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
+    queue_.clear();  // unwinding (finish() empties it): nobody wants these results
   }
   changed_.notify_all();
   for (std::thread& worker : workers_) worker.join();
@@ -34,6 +35,9 @@ std::vector<audit::Violation> ParallelSignatures::finish() {
   std::unique_lock lock(mutex_);
   changed_.wait(lock, [&] { return queue_.empty() && busy_ == 0; });
   if (error_) std::rethrow_exception(error_);
+  // Workers finish in any order: sorted, the result does not depend on their timing.
+  std::sort(found_.begin(), found_.end(),
+            [](const audit::Violation& a, const audit::Violation& b) { return a.index < b.index; });
   return std::exchange(found_, {});
 }
 

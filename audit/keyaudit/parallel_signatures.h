@@ -25,7 +25,8 @@ class ParallelSignatures {
   // Queues a batch; waits while too many are queued, so memory stays bounded.
   void submit(std::vector<audit::SignatureCheck> batch);
 
-  // Waits for every queued check and returns the violations found (in no particular order).
+  // Waits for every queued check and returns the violations found, by entry index (a check
+  // finds at most one).
   // Rethrows a worker's unexpected error.
   std::vector<audit::Violation> finish();
 

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 source scripts/lib/common.sh
 
 build=build/tsan
-programs=(audit_tests pkcs11_tests keyservice_tests api_tests)
+programs=(audit_tests keyaudit_tests pkcs11_tests keyservice_tests api_tests)
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" \
   -DESCROWLESS_WERROR=ON -DESCROWLESS_SANITIZE=thread -DESCROWLESS_BENCH=OFF >/dev/null
 cmake --build "$build" -j"$(build_jobs)" --target "${programs[@]}" log_crash_writer

@@ -204,3 +204,64 @@ TEST_CASE("canonical JSON round-trips values both ways", "[unit]") {
   CHECK(parse_canonical(text) == value);
   CHECK(canonical_json(parse_canonical(text)) == text);
 }
+
+// parse_canonical reads in one pass plus a byte scan; parse_canonical_reference by the
+// definition (strict parse, re-encode, compare). They must accept the same documents with the
+// same value and refuse the rest with the same message: checked on the cases above and on
+// thousands of one-edit variants of real entries (seeded, so a failure repeats).
+TEST_CASE("parse_canonical agrees with its reference on every document", "[unit]") {
+  const auto outcome = [](const auto& parse, const std::string& text) -> std::string {
+    try {
+      return "accepted " + parse(text).dump();
+    } catch (const Error& e) {
+      return std::string("refused ") + e.what();
+    }
+  };
+  const auto fast = [](const std::string& text) { return parse_canonical(text); };
+  const auto reference = [](const std::string& text) { return parse_canonical_reference(text); };
+
+  std::vector<std::string> seeds = {
+      R"({"B":false,"a":"x","b":[1,-2,{"a":true,"z":null}]})", "\"\\u0000\\u001f\\b\\f\\n\\r\\t\\\"\\\\\"",
+      R"({"a":{"a":{"a":1}}})", "[-9007199254740991,9007199254740991,0]",
+      test::read_data_file("entries/prekeys.signed-full.json"), test::read_data_file("entries/hsm.inventory.json"),
+      test::read_data_file("entries/device.enrolled.json")};
+  for (std::string& seed : seeds) {
+    while (!seed.empty() && seed.back() == '\n') seed.pop_back();
+  }
+  // Edits that touch what canonical form is about: whitespace, escapes, signs, digits, order.
+  const std::vector<std::string> inserts = {" ", "\n", "\\/", "\\u0041", "\\u001F", "\\u001f", "\\u0008", "\\b",
+                                            "-",  "0",  "-0", ".0",     "e1",     "\\",     "\"",     ",\"a\":1",
+                                            "\x7f", "\xc3\xa9", "\\u00e9", "\\ud83d\\udd11", "1",
+                                            "\xef\xbb\xbf", std::string(1, '\0')};
+  uint64_t state = 0x2545f4914f6cdd1dULL;
+  const auto next = [&state](std::size_t bound) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return static_cast<std::size_t>(state % bound);
+  };
+  std::size_t accepted = 0, refused = 0;
+  for (const std::string& seed : seeds) {
+    REQUIRE(outcome(fast, seed) == outcome(reference, seed));
+    for (int round = 0; round < 600; ++round) {
+      std::string text = seed;
+      const std::size_t at = next(text.size() + 1);
+      switch (next(5)) {
+        case 4: text.insert(next(2) == 0 ? 0 : text.size(), inserts[next(inserts.size())]); break;  // the ends
+        case 0: text.insert(at, inserts[next(inserts.size())]); break;
+        case 1: if (at < text.size()) text.erase(at, 1 + next(3)); break;
+        case 2: if (at < text.size()) text[at] = inserts[next(inserts.size())][0]; break;
+        default:  // swap two keys' first letters, or two bytes: key order
+          if (at + 1 < text.size()) std::swap(text[at], text[at + 1]);
+          break;
+      }
+      const std::string expected = outcome(reference, text);
+      INFO(text);
+      REQUIRE(outcome(fast, text) == expected);
+      (expected.rfind("accepted", 0) == 0 ? accepted : refused) += 1;
+    }
+  }
+  // Both sides of the line were exercised.
+  CHECK(accepted > 50);
+  CHECK(refused > 1000);
+}

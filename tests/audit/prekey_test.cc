@@ -9,6 +9,8 @@
 #include <openssl/evp.h>
 
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "audit/ecdsa.h"
 #include "audit/encoding.h"
@@ -365,4 +367,91 @@ TEST_CASE("verify_prekeys_signed with a P-256 identity key", "[unit]") {
   batches_only.pq_last_resort_prekey.reset();
   batches_only.one_time_prekeys = PrekeyBatch{3, sha256(std::string_view("any root"))};
   CHECK_NOTHROW(verify_prekeys_signed(batches_only, KeyAlgorithm::ecdsa_p256, point));
+}
+
+TEST_CASE("a prepared identity key verifies exactly as the raw key does", "[unit]") {
+  const P256Signer signer;
+  REQUIRE(signer.key);
+  for (const Signed& known : {vector_case("signed_prekey"), vector_case("signed_prekey, ECDSA P-256")}) {
+    INFO(to_string(known.algorithm));
+    const PreparedIdentityKey prepared(known.algorithm, known.identity_key);
+    CHECK(prepared.algorithm() == known.algorithm);
+    CHECK(prepared.sha256() == public_key_sha256(known.algorithm, known.identity_key));
+    CHECK(prepared.verify(known.message(), known.signature));
+    CHECK_FALSE(prepared.verify(flipped(known.message(), 9), known.signature));
+    for (const std::size_t bit : {0, 255, 256, 511}) CHECK_FALSE(prepared.verify(known.message(), flipped(known.signature, bit)));
+    CHECK_THROWS_MATCHES(prepared.verify(known.message(), std::vector<uint8_t>(63, 1)), Error, IsInvalidInput());
+  }
+  // Malformed keys fail to prepare, with the raw path's error kind.
+  CHECK_THROWS_MATCHES(PreparedIdentityKey(KeyAlgorithm::ed25519, std::vector<uint8_t>(31, 1)), Error, IsInvalidInput());
+  std::vector<uint8_t> off_curve = signer.point();
+  off_curve.back() ^= 1;
+  CHECK_THROWS_MATCHES(PreparedIdentityKey(KeyAlgorithm::ecdsa_p256, off_curve), Error, IsInvalidInput());
+}
+
+TEST_CASE("verify_prekeys_signed under a prepared key gives the raw key's answers and errors", "[unit]") {
+  const P256Signer signer;
+  REQUIRE(signer.key);
+  const std::vector<uint8_t> point = signer.point();
+  PrekeysSigned entry;
+  entry.account = "carol";
+  entry.device = "tablet";
+  entry.identity_key_sha256 = public_key_sha256(KeyAlgorithm::ecdsa_p256, point);
+  const std::vector<uint8_t> x25519(32, 3);
+  const std::vector<uint8_t> mlkem(1184, 4);
+  entry.signed_prekey = SignedPrekey{
+      5, x25519, signer.sign(prekey_signature_message(PrekeyKind::signed_prekey, "carol", "tablet", 5, x25519))};
+  entry.pq_last_resort_prekey = SignedPrekey{
+      6, mlkem, signer.sign(prekey_signature_message(PrekeyKind::pq_last_resort_prekey, "carol", "tablet", 6, mlkem))};
+  const PreparedIdentityKey prepared(KeyAlgorithm::ecdsa_p256, point);
+
+  // The message of the raw path's error, or "" if it verifies; the prepared path must match.
+  const auto raw_error = [&](const PrekeysSigned& e) -> std::string {
+    try {
+      verify_prekeys_signed(e, KeyAlgorithm::ecdsa_p256, point);
+      return "";
+    } catch (const Error& error) {
+      return error.what();
+    }
+  };
+  const auto prepared_error = [&](const PrekeysSigned& e) -> std::string {
+    try {
+      verify_prekeys_signed(e, prepared);
+      return "";
+    } catch (const Error& error) {
+      return error.what();
+    }
+  };
+  std::vector<PrekeysSigned> cases(6, entry);
+  cases[1].device = "phone";
+  std::swap(cases[2].signed_prekey->signature, cases[2].pq_last_resort_prekey->signature);
+  cases[3].identity_key_sha256[0] ^= 1;
+  cases[4].pq_last_resort_prekey->signature.resize(60);
+  cases[5].signed_prekey->public_key.resize(31);
+  CHECK(prepared_error(cases[0]).empty());
+  for (std::size_t i = 1; i < cases.size(); ++i) {
+    INFO("case " << i);
+    const std::string expected = raw_error(cases[i]);
+    CHECK_FALSE(expected.empty());
+    CHECK(prepared_error(cases[i]) == expected);
+  }
+}
+
+TEST_CASE("one prepared key verifies on several threads at once", "[unit][concurrency]") {
+  const Signed known = vector_case("signed_prekey");
+  const PreparedIdentityKey prepared(known.algorithm, known.identity_key);
+  const auto message = known.message();
+  const auto forged = flipped(known.signature, 100);
+  std::vector<int> right(4, 0);
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < right.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        right[t] += prepared.verify(message, known.signature) ? 1 : 0;
+        right[t] += prepared.verify(message, forged) ? 0 : 1;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (const int count : right) CHECK(count == 100);
 }
