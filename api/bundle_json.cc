@@ -31,7 +31,8 @@ void append_hashes(std::string& out, const std::vector<audit::Hash>& hashes) {
 
 // {"batch":{..},"key_id":..,"kind":..,"log_index":..,"public_key":..,"signature":..}: the members
 // stored_prekey_json() used to build, in nlohmann's (sorted) order.
-void append_prekey(std::string& out, const keyservice::StoredPrekey& key) {
+void write_prekey(std::string& out, const keyservice::StoredPrekey& key,
+                  const std::vector<audit::Hash>& batch_path = {}) {
   out += '{';
   if (key.batch) {
     out += "\"batch\":{\"count\":";
@@ -39,7 +40,7 @@ void append_prekey(std::string& out, const keyservice::StoredPrekey& key) {
     out += ",\"index\":";
     append_number(out, key.batch->index);
     out += ",\"path\":";
-    append_hashes(out, key.batch->path());
+    append_hashes(out, batch_path);
     out += "},";
   }
   out += "\"key_id\":";
@@ -55,9 +56,10 @@ void append_prekey(std::string& out, const keyservice::StoredPrekey& key) {
   out += '}';
 }
 
+// A signed or last-resort prekey (no batch).
 std::string prekey_text(const keyservice::StoredPrekey& key) {
   std::string out;
-  append_prekey(out, key);
+  write_prekey(out, key);
   return out;
 }
 
@@ -100,6 +102,58 @@ void append_json_string(std::string& out, std::string_view text) {
     }
   }
   out += '"';
+}
+
+BundleJson::BatchTree::BatchTree(std::vector<audit::Hash> leaves) {
+  levels.push_back(std::move(leaves));
+  while (levels.back().size() > 1) {
+    const std::vector<audit::Hash>& below = levels.back();
+    std::vector<audit::Hash> level;
+    for (std::size_t i = 0; i + 1 < below.size(); i += 2) level.push_back(audit::node_hash(below[i], below[i + 1]));
+    if (below.size() % 2 == 1) level.push_back(below.back());
+    levels.push_back(std::move(level));
+  }
+}
+
+std::vector<audit::Hash> BundleJson::BatchTree::path(std::uint32_t index) const {
+  if (index >= levels.front().size()) {
+    throw keyservice::Error(keyservice::ErrorKind::internal, "batch position " + std::to_string(index) +
+                                                                 " is outside a batch of " +
+                                                                 std::to_string(levels.front().size()));
+  }
+  std::vector<audit::Hash> path;
+  std::size_t at = index;
+  for (std::size_t level = 0; level + 1 < levels.size(); ++level, at /= 2) {
+    const std::size_t sibling = at ^ 1;
+    if (sibling < levels[level].size()) path.push_back(levels[level][sibling]);
+  }
+  return path;
+}
+
+std::vector<audit::Hash> BundleJson::batch_path(const keyservice::StoredPrekey& key) {
+  const keyservice::PrekeyBatchPosition& batch = *key.batch;
+  const std::pair id{key.log_index, key.kind};  // one batch of a kind per prekeys.signed entry
+  {
+    const std::lock_guard lock(mutex_);
+    if (const auto found = batches_.find(id); found != batches_.end() && found->second->levels.front() == batch.leaf_hashes) {
+      const auto tree = found->second;
+      return tree->path(batch.index);
+    }
+  }
+  auto tree = std::make_shared<const BatchTree>(batch.leaf_hashes);
+  std::vector<audit::Hash> path = tree->path(batch.index);
+  const std::lock_guard lock(mutex_);
+  if (batches_.size() >= kMaxBatches) batches_.clear();
+  batches_[id] = std::move(tree);
+  return path;
+}
+
+void BundleJson::append_prekey(std::string& out, const keyservice::StoredPrekey& key) {
+  if (key.batch) {
+    write_prekey(out, key, batch_path(key));
+  } else {
+    write_prekey(out, key);
+  }
 }
 
 std::shared_ptr<const BundleJson::DeviceParts> BundleJson::device_parts(const keyservice::Bundle& bundle) {

@@ -10,8 +10,10 @@
 // returned this time and there is nothing to invalidate: a device's identity key part (by the whole
 // Device), its signed and last-resort prekeys (by the whole StoredPrekey), each log entry's base64
 // (by index: the log is append-only, and one BundleJson serves one log) and its inclusion proof (by
-// index and tree size). One-time prekeys go out once and are written fresh. Memory is bounded:
-// each cache is emptied when it reaches its limit.
+// index and tree size). One-time prekeys go out once and are written fresh, but the tree of the
+// batch each came in is kept (by entry and kind, reused only for equal leaves), so its path to the
+// batch root costs no hashing after the batch's first key. Memory is bounded: each cache is
+// emptied when it reaches its limit.
 #pragma once
 
 #include <cstdint>
@@ -39,6 +41,17 @@ class BundleJson {
 
   static constexpr std::size_t kMaxDevices = 4096;
   static constexpr std::size_t kMaxEntries = 8192;
+  static constexpr std::size_t kMaxBatches = 2048;  // up to 6.4 KB each (100 leaves)
+
+  // The RFC 6962 tree over a batch's leaf hashes, level by level (levels[0] = the leaves; a node
+  // without a sibling moves up unchanged, which builds the same tree as RFC 6962's split at the
+  // largest power of two). path() equals keyservice::PrekeyBatchPosition::path(). Exposed for the
+  // tests.
+  struct BatchTree {
+    explicit BatchTree(std::vector<audit::Hash> leaves);
+    std::vector<audit::Hash> path(std::uint32_t index) const;
+    std::vector<std::vector<audit::Hash>> levels;
+  };
 
  private:
   // A device's unchanging parts, with what they were made of.
@@ -56,11 +69,14 @@ class BundleJson {
 
   std::shared_ptr<const DeviceParts> device_parts(const keyservice::Bundle& bundle);
   std::shared_ptr<const EntryParts> entry_parts(std::uint64_t index, std::uint64_t tree_size);
+  void append_prekey(std::string& out, const keyservice::StoredPrekey& key);
+  std::vector<audit::Hash> batch_path(const keyservice::StoredPrekey& key);
 
   keyservice::TransparencyLog& log_;
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<const DeviceParts>> devices_;  // by account, NUL, device
   std::map<std::uint64_t, std::shared_ptr<const EntryParts>> entries_;
+  std::map<std::pair<std::uint64_t, audit::PrekeyKind>, std::shared_ptr<const BatchTree>> batches_;
   std::shared_ptr<const keyservice::TransparencyLog::SignedHead> head_;  // of note_json_
   std::string note_json_;
 };

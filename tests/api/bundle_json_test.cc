@@ -120,6 +120,19 @@ TEST_CASE("bundle json: strings are escaped as nlohmann escapes them", "[unit]")
   }
 }
 
+TEST_CASE("bundle json: a kept batch tree gives the paths the batch position computes", "[unit]") {
+  for (std::uint32_t count = 1; count <= 100; ++count) {
+    std::vector<audit::Hash> leaves(count);
+    for (std::uint32_t i = 0; i < count; ++i) leaves[i].fill(static_cast<std::uint8_t>(i * 13 + count));
+    const api::BundleJson::BatchTree tree(leaves);
+    for (std::uint32_t index = 0; index < count; ++index) {
+      INFO(index << " of " << count);
+      REQUIRE(tree.path(index) == keyservice::PrekeyBatchPosition{index, leaves}.path());
+    }
+    CHECK_THROWS(tree.path(count));
+  }
+}
+
 TEST_CASE("bundle json: the body is the bytes the json tree gave and follows what changes", "[hsm]") {
   Log log;
   api::BundleJson writer(*log.log);
@@ -160,6 +173,12 @@ TEST_CASE("bundle json: the body is the bytes the json tree gave and follows wha
     other.signed_prekey = last_resort.signed_prekey;
     other.pq_prekey = last_resort.pq_prekey;
     CHECK(writer.write({other}) == reference(*log.log, {other}));
+  }
+  SECTION("another batch under the same entry and kind gives its own path") {
+    Bundle other = with_one_time;
+    other.one_time_prekey->batch->leaf_hashes[1].fill(0xee);
+    CHECK(writer.write({other}) == reference(*log.log, {other}));
+    CHECK(writer.write({with_one_time}) == reference(*log.log, {with_one_time}));
   }
   SECTION("a grown log gives the new checkpoint and proofs against it") {
     const std::string before = writer.write({last_resort, with_one_time});
