@@ -2,8 +2,7 @@
 // GET /v1/accounts/{account}/devices/{device}/prekeys/count (that device or the admin),
 // GET /v1/accounts/{account}/devices/{device}/bundle and GET /v1/accounts/{account}/bundles
 // (any device or the admin; anyone with anonymous-fetch). Bundle JSON: docs/protocol.md.
-#include <set>
-
+#include "api/bundle_json.h"
 #include "api/http_server.h"
 #include "api/prekey_request.h"
 #include "api/problem.h"
@@ -23,7 +22,6 @@ namespace {
 
 using nlohmann::json;
 
-
 json signature_json(const audit::SignedPrekey& key) {
   return {{"key_id", key.key_id}, {"signature", audit::base64_encode(key.signature)}};
 }
@@ -34,57 +32,16 @@ json signatures_json(const std::vector<audit::SignedPrekey>& keys) {
   return list;
 }
 
-json stored_prekey_json(const keyservice::StoredPrekey& key) {
-  json out = {{"kind", std::string(audit::to_string(key.kind))},
-              {"key_id", key.key.key_id},
-              {"public_key", audit::base64_encode(key.key.public_key)},
-              {"signature", audit::base64_encode(key.key.signature)},
-              {"log_index", key.log_index}};
-  if (key.batch) {
-    out["batch"] = {{"index", key.batch->index}, {"count", key.batch->count()}, {"path", hashes_json(key.batch->path())}};
-  }
-  return out;
-}
-
-// Bundles with the entries they rest on and proofs against one checkpoint, fetched after the
-// bundles were assembled so that it covers every index they name.
-json bundles_json(Service& service, const std::vector<keyservice::Bundle>& bundles) {
-  const auto head = service.log.signed_head();
-  if (!head) throw keyservice::Error(keyservice::ErrorKind::unavailable, "the log has no signed checkpoint yet");
-  const std::string& note = head->note;
-  const std::uint64_t tree_size = head->size;
-  std::set<std::uint64_t> indices;
-  json list = json::array();
-  for (const keyservice::Bundle& bundle : bundles) {
-    json item = {{"account", bundle.device.account},
-                 {"device_id", bundle.device.device},
-                 {"identity_key",
-                  {{"algorithm", std::string(audit::to_string(bundle.device.algorithm))},
-                   {"public_key", audit::base64_encode(bundle.device.public_key)},
-                   {"enrolled_index", bundle.device.enrolled_index}}}};
-    indices.insert(bundle.device.enrolled_index);
-    for (const auto& [name, key] : {std::pair{"signed_prekey", &bundle.signed_prekey},
-                                    std::pair{"pq_prekey", &bundle.pq_prekey},
-                                    std::pair{"one_time_prekey", &bundle.one_time_prekey}}) {
-      if (!*key) continue;
-      item[name] = stored_prekey_json(**key);
-      indices.insert((*key)->log_index);
-    }
-    list.push_back(std::move(item));
-  }
-  json entries = json::array();
-  for (const std::uint64_t index : indices) {
-    const std::string data = service.log.entry(index);
-    entries.push_back({{"index", index},
-                       {"data", audit::base64_encode(std::span(reinterpret_cast<const std::uint8_t*>(data.data()), data.size()))},
-                       {"inclusion_proof", hashes_json(service.log.inclusion_proof(index, tree_size))}});
-  }
-  return {{"checkpoint", note}, {"tree_size", tree_size}, {"bundles", list}, {"entries", entries}};
+void send_bundles(httplib::Response& response, const std::string& body) {
+  response.status = 200;
+  response.set_content(body, "application/json");
 }
 
 }  // namespace
 
 void add_prekey_routes(HttpServer& server, Service& service) {
+  // One per server: its caches belong to service.log.
+  const auto bundle_json = std::make_shared<BundleJson>(service.log);
   server.put("/v1/accounts/{account}/devices/{device}/prekeys", [&service](const auto& request, auto& response) {
     const std::string account = path_id(request, 1, "account");
     const std::string device = path_id(request, 2, "device");
@@ -119,19 +76,19 @@ void add_prekey_routes(HttpServer& server, Service& service) {
     send_json(response, 200, {{"one_time_prekeys", counts.one_time}, {"pq_one_time_prekeys", counts.pq_one_time}});
   });
 
-  server.get("/v1/accounts/{account}/devices/{device}/bundle", [&service](const auto& request, auto& response) {
+  server.get("/v1/accounts/{account}/devices/{device}/bundle", [&service, bundle_json](const auto& request, auto& response) {
     const std::string account = path_id(request, 1, "account");
     const std::string device = path_id(request, 2, "device");
     service.require_reader(request);
     allow_only(request, {});
-    send_json(response, 200, bundles_json(service, {service.prekeys.bundle(account, device)}));
+    send_bundles(response, bundle_json->write({service.prekeys.bundle(account, device)}));
   });
 
-  server.get("/v1/accounts/{account}/bundles", [&service](const auto& request, auto& response) {
+  server.get("/v1/accounts/{account}/bundles", [&service, bundle_json](const auto& request, auto& response) {
     const std::string account = path_id(request, 1, "account");
     service.require_reader(request);
     allow_only(request, {});
-    send_json(response, 200, bundles_json(service, service.prekeys.bundles(account)));
+    send_bundles(response, bundle_json->write(service.prekeys.bundles(account)));
   });
 }
 

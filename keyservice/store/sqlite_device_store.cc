@@ -43,6 +43,16 @@ const std::string kClaim =
 const std::string kCurrentPrekeys = "SELECT kind, " + std::string(kPrekeyColumns) +
                                     " FROM prekeys WHERE device_id = ? AND kind IN "
                                     "('signed_prekey', 'pq_last_resort_prekey')";
+// take_bundle()'s read: the device, whether it has one-time keys of each kind stored, and its
+// current prekeys, one row each (columns kind and kPrekeyColumns), or one row with NULLs there if
+// it has none.
+const std::string kBundleSnapshot =
+    "SELECT " + std::string(kDeviceColumns) +
+    ", EXISTS (SELECT 1 FROM prekeys o WHERE o.device_id = d.id AND o.kind = 'one_time_prekey')"
+    ", EXISTS (SELECT 1 FROM prekeys o WHERE o.device_id = d.id AND o.kind = 'pq_one_time_prekey')"
+    ", p.kind, p.key_id, p.public_key, p.signature, p.log_index FROM devices d LEFT JOIN prekeys p "
+    "ON p.device_id = d.id AND p.kind IN ('signed_prekey', 'pq_last_resort_prekey') "
+    "WHERE d.account = ? AND d.device = ?";
 
 // Up to `limit` one-time prekeys of `kind`, lowest key ids first, removed with their batch
 // positions (and each batch whose last key they were). The caller holds a write transaction.
@@ -376,19 +386,26 @@ DeviceStore::BundleMaterial SqliteDeviceStore::take_bundle(std::string_view acco
   auto connection = pool_.acquire();
   BundleMaterial material;
   std::int64_t row_id = 0;
-  OneTimePrekeyCounts stored;
+  bool stored_one_time = false, stored_pq_one_time = false;
   {
-    sqlite::ReadTransaction snapshot(connection->db());
-    {
-      StatementUse select(*connection, kFindDevice);
-      select->bind(1, account).bind(2, device);
-      if (!select->step()) throw Error(ErrorKind::not_found, "no " + name_of(account, device));
-      material.device = read_device(*select);
-      row_id = select->column_int(0);
-    }
+    // One statement is one read snapshot: no BEGIN and COMMIT to run on the hottest read.
+    StatementUse select(*connection, kBundleSnapshot);
+    select->bind(1, account).bind(2, device);
+    if (!select->step()) throw Error(ErrorKind::not_found, "no " + name_of(account, device));
+    material.device = read_device(*select);
+    row_id = select->column_int(0);
     if (!material.device.is_active()) throw Error(ErrorKind::conflict, name_of(account, device) + " is revoked");
-    material.current = current_in(*connection, row_id);
-    stored = counts_in(*connection, row_id);
+    stored_one_time = select->column_int(kDeviceColumnCount) != 0;
+    stored_pq_one_time = select->column_int(kDeviceColumnCount + 1) != 0;
+    constexpr int kKind = kDeviceColumnCount + 2;
+    do {
+      if (select->column_is_null(kKind)) continue;  // no current prekey: the one row of the device alone
+      const PrekeyKind kind = kind_from_db(select->column_text(kKind));
+      auto& slot = kind == PrekeyKind::signed_prekey ? material.current.signed_prekey
+                                                     : material.current.pq_last_resort_prekey;
+      if (slot) corrupt("prekey table (two current keys of one kind)");
+      slot = read_prekey(*select, kKind + 1, kind);
+    } while (select->step());
   }
   std::size_t ahead = kClaimAhead;
   {
@@ -401,8 +418,8 @@ DeviceStore::BundleMaterial SqliteDeviceStore::take_bundle(std::string_view acco
     }
     if (reserved_keys_ >= kMaxReservedKeys) ahead = 1;  // memory bound: claim one at a time
   }
-  const bool claim_x25519 = !material.claimed.one_time && stored.one_time > 0;
-  const bool claim_pq = !material.claimed.pq_one_time && stored.pq_one_time > 0;
+  const bool claim_x25519 = !material.claimed.one_time && stored_one_time;
+  const bool claim_pq = !material.claimed.pq_one_time && stored_pq_one_time;
   if (!claim_x25519 && !claim_pq) return material;  // no write, no fsync
 
   const std::lock_guard writing(write_mutex_);
