@@ -82,6 +82,8 @@ std::unique_ptr<TransparencyLog> TransparencyLog::open(const std::string& db_pat
   }
   log->origin_ = *origin;
   log->signer_ = std::move(signer);
+  log->entry_cache_limit_ = options.entry_cache_bytes;
+  log->proof_cache_limit_ = options.proof_cache_bytes;
 
   CheckedTree checked = check_stored_tree(*log->writer_, *log->reader_, log->origin_,
                                           log->signer_->verifier(), options.verify_all_leaves);
@@ -164,9 +166,16 @@ std::string TransparencyLog::entry(std::uint64_t index) {
     if (const auto found = entry_cache_.find(index); found != entry_cache_.end()) return found->second;
   }
   std::string data = entries(index, 1).front();
+  const std::size_t cost = data.size() + kCacheOverhead;
+  if (cost > entry_cache_limit_) return data;
   const std::lock_guard guard(cache_mutex_);
-  if (entry_cache_.size() >= kCacheLimit) entry_cache_.clear();
+  if (entry_cache_.contains(index)) return data;  // another thread read it meanwhile
+  if (entry_cache_bytes_ + cost > entry_cache_limit_) {
+    entry_cache_.clear();
+    entry_cache_bytes_ = 0;
+  }
   entry_cache_.emplace(index, data);
+  entry_cache_bytes_ += cost;
   return data;
 }
 
@@ -180,15 +189,28 @@ std::vector<audit::Hash> TransparencyLog::inclusion_proof(std::uint64_t index, s
     }
   }
   std::vector<audit::Hash> proof = keyservice::inclusion_proof(*reader_, index, size);
+  const std::size_t cost = proof.size() * sizeof(audit::Hash) + kCacheOverhead;
+  if (cost > proof_cache_limit_) return proof;
   const std::lock_guard guard(cache_mutex_);
   if (proof_cache_size_ != size) {
     if (proof_cache_size_ > size) return proof;  // a newer checkpoint arrived meanwhile
     proof_cache_.clear();
+    proof_cache_bytes_ = 0;
     proof_cache_size_ = size;
   }
-  if (proof_cache_.size() >= kCacheLimit) proof_cache_.clear();
+  if (proof_cache_.contains(index)) return proof;  // another thread made it meanwhile
+  if (proof_cache_bytes_ + cost > proof_cache_limit_) {
+    proof_cache_.clear();
+    proof_cache_bytes_ = 0;
+  }
   proof_cache_.emplace(index, proof);
+  proof_cache_bytes_ += cost;
   return proof;
+}
+
+TransparencyLog::CacheStats TransparencyLog::cache_stats() {
+  const std::lock_guard guard(cache_mutex_);
+  return {entry_cache_.size(), entry_cache_bytes_, proof_cache_.size(), proof_cache_bytes_};
 }
 
 std::vector<audit::Hash> TransparencyLog::consistency_proof(std::uint64_t from, std::uint64_t to) {

@@ -32,6 +32,12 @@ class TransparencyLog {
     // Re-hash every stored leaf and check every stored subtree on open (O(n), about a second
     // per million entries). Off, only the stored subtrees on the right edge are checked.
     bool verify_all_leaves = true;
+    // Memory for the entry and proof caches below, each (see Cache). Entries differ in size (a
+    // few hundred bytes for most, an upload with a post-quantum last-resort key several KiB), so
+    // the bounds are in bytes, not entries: about 7,000 typical entries, and 3,000 proofs at a
+    // million leaves (20 hashes each), more than bundle responses reuse between checkpoints.
+    std::size_t entry_cache_bytes = std::size_t{4} << 20;
+    std::size_t proof_cache_bytes = std::size_t{2} << 20;
   };
 
   // Creates a new log database at `db_path` (which must not exist) for `origin`, whose
@@ -71,6 +77,13 @@ class TransparencyLog {
   std::vector<audit::Hash> inclusion_proof(std::uint64_t index, std::uint64_t size);
   std::vector<audit::Hash> consistency_proof(std::uint64_t from, std::uint64_t to);
 
+  // What the entry and proof caches hold now (tests check the bounds; the bench prints them).
+  struct CacheStats {
+    std::size_t entries = 0, entry_bytes = 0;
+    std::size_t proofs = 0, proof_bytes = 0;
+  };
+  CacheStats cache_stats();
+
   const std::string& origin() const { return origin_; }
   const audit::VerifierKey& verifier() const { return signer_->verifier(); }
 
@@ -94,12 +107,19 @@ class TransparencyLog {
 
   // Every bundle response carries the entries of its device and their inclusion proofs against
   // the newest checkpoint: both are kept for reuse. Entries never change; proofs are kept for the
-  // newest size only (a new checkpoint empties them). Bounded; emptied when full.
-  static constexpr std::size_t kCacheLimit = 4096;
+  // newest size only (a new checkpoint empties them). Each cache counts its bytes (the values
+  // plus kCacheOverhead a value) and is emptied when the next value would pass its bound: the
+  // working set of bundle responses is small and refills at once, and emptying needs no
+  // bookkeeping per lookup. A value larger than the whole bound is served but not kept.
+  static constexpr std::size_t kCacheOverhead = 64;  // hash node, key, string or vector header
+  std::size_t entry_cache_limit_ = 0;
+  std::size_t proof_cache_limit_ = 0;
   std::mutex cache_mutex_;
   std::unordered_map<std::uint64_t, std::string> entry_cache_;
+  std::size_t entry_cache_bytes_ = 0;
   std::uint64_t proof_cache_size_ = 0;
   std::unordered_map<std::uint64_t, std::vector<audit::Hash>> proof_cache_;  // by index
+  std::size_t proof_cache_bytes_ = 0;
 };
 
 }  // namespace escrowless::keyservice

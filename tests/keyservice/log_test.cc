@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <set>
 #include <thread>
 
@@ -200,4 +201,52 @@ TEST_CASE("log: entries and proofs served from memory follow every new checkpoin
                                           first.root));
   }
   CHECK_THROWS_AS(log->entry(data.size()), keyservice::Error);
+}
+
+TEST_CASE("log: the entry and proof caches stay within their byte bounds", "[hsm]") {
+  LogFixture fixture;
+  TransparencyLog::Options options;
+  options.entry_cache_bytes = 16 * 1024;
+  options.proof_cache_bytes = 4 * 1024;
+  auto log = fixture.open(options);
+  // Entries of sizes from a few bytes to about 2 KiB, so a count bound would not hold the bytes.
+  std::vector<std::string> data;
+  std::vector<std::future<Receipt>> futures;
+  for (int i = 0; i < 120; ++i) {
+    data.push_back(entry(i) + std::string(static_cast<std::size_t>((i * 397) % 2000), ' '));
+    futures.push_back(log->append(data.back()));
+  }
+  for (auto& future : futures) future.get();
+  const audit::Checkpoint checkpoint = open_note(*log, log->checkpoint());
+  REQUIRE(checkpoint.size == data.size());
+
+  std::size_t most_entries = 0, most_proofs = 0;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (std::uint64_t index = 0; index < data.size(); ++index) {
+      CHECK(log->entry(index) == data[index]);
+      CHECK_NOTHROW(audit::verify_inclusion(index, checkpoint.size, audit::leaf_hash(data[index]),
+                                            log->inclusion_proof(index, checkpoint.size), checkpoint.root));
+      const TransparencyLog::CacheStats stats = log->cache_stats();
+      CHECK(stats.entries >= 1);
+      CHECK(stats.entry_bytes <= options.entry_cache_bytes);
+      CHECK(stats.entry_bytes >= stats.entries * 64);
+      CHECK(stats.proofs >= 1);
+      CHECK(stats.proof_bytes <= options.proof_cache_bytes);
+      most_entries = std::max(most_entries, stats.entries);
+      most_proofs = std::max(most_proofs, stats.proofs);
+    }
+  }
+  // The caches were used and emptied on the way (120 entries of 1 KiB on average pass 16 KiB).
+  CHECK(most_entries > 5);
+  CHECK(most_entries < data.size());
+  CHECK(most_proofs > 5);
+  CHECK(most_proofs < data.size());
+
+  // An entry larger than the whole bound is served, not kept.
+  const std::string large = entry(1000) + std::string(options.entry_cache_bytes, ' ');
+  const Receipt receipt = log->append(large).get();
+  const TransparencyLog::CacheStats before = log->cache_stats();
+  CHECK(log->entry(receipt.index) == large);
+  CHECK(log->cache_stats().entries == before.entries);
+  CHECK(log->cache_stats().entry_bytes == before.entry_bytes);
 }
