@@ -21,7 +21,14 @@ std::optional<std::array<std::uint8_t, 32>> public_key_hash(Session& session,
   } catch (const Error&) {
     return std::nullopt;  // a curve we don't use: listed, but without a hash
   }
-  const std::vector<std::uint8_t> der = decode_ec_point(algorithm, *point).spki_der();
+  std::vector<std::uint8_t> der;
+  try {
+    der = decode_ec_point(algorithm, *point).spki_der();
+  } catch (const Error&) {
+    // No valid point (SoftHSM's file store, killed while making the key, leaves it empty):
+    // listed without a hash, so it accounts for no private key.
+    return std::nullopt;
+  }
   std::array<std::uint8_t, 32> digest{};
   unsigned int size = 0;
   if (EVP_Digest(der.data(), der.size(), digest.data(), &size, EVP_sha256(), nullptr) != 1) {
