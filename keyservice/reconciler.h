@@ -66,8 +66,9 @@ class Reconciler {
       : token_(token), log_(log), store_(store), keys_(keys), max_repairs_(max_repairs) {}
 
   // Reads the log's entries from the store's mark to the newest signed checkpoint, repairs what
-  // they show, and with `sweep_token` also every device key in the token (a walk over all its
-  // objects: at start-up). Moves the mark only once everything succeeded.
+  // they show, and with `sweep_token` (at start-up) also checks that the store names no entry
+  // beyond the log and sweeps every device key in the token (scans of every device row and every
+  // object). Moves the mark only once everything succeeded.
   ReconcileReport reconcile(bool sweep_token);
 
  private:

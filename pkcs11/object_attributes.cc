@@ -105,14 +105,6 @@ std::string_view key_type_name(CK_KEY_TYPE key_type) {
   }
 }
 
-std::optional<std::vector<std::uint8_t>> read_attribute(Session& session, CK_OBJECT_HANDLE object,
-                                                        CK_ATTRIBUTE_TYPE type) {
-  const auto object_class = read_fixed<CK_OBJECT_CLASS>(session, object, CKA_CLASS);
-  if (!object_class) throw Error(ErrorKind::internal, "object has no readable CKA_CLASS");
-  require_readable(*object_class, type);
-  return read_unchecked(session, object, type);
-}
-
 std::optional<CK_OBJECT_CLASS> read_object_class(Session& session, CK_OBJECT_HANDLE object) {
   CK_OBJECT_CLASS object_class = 0;
   CK_ATTRIBUTE attribute{CKA_CLASS, &object_class, sizeof object_class};
@@ -123,9 +115,17 @@ std::optional<CK_OBJECT_CLASS> read_object_class(Session& session, CK_OBJECT_HAN
   return object_class;
 }
 
+std::optional<std::vector<std::uint8_t>> read_attribute(Session& session, CK_OBJECT_HANDLE object,
+                                                        CK_ATTRIBUTE_TYPE type) {
+  const auto object_class = read_object_class(session, object);
+  if (!object_class) throw Error(ErrorKind::internal, "object has no readable CKA_CLASS");
+  require_readable(*object_class, type);
+  return read_unchecked(session, object, type);
+}
+
 ObjectAttributes read_object_attributes(Session& session, CK_OBJECT_HANDLE object) {
   ObjectAttributes result;
-  const auto object_class = read_fixed<CK_OBJECT_CLASS>(session, object, CKA_CLASS);
+  const auto object_class = read_object_class(session, object);
   if (!object_class) throw Error(ErrorKind::internal, "object has no readable CKA_CLASS");
   result.object_class = *object_class;
   const bool is_key = result.object_class == CKO_PUBLIC_KEY || result.object_class == CKO_PRIVATE_KEY ||
