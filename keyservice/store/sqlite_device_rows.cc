@@ -198,22 +198,18 @@ void restore_one_time_prekey(Connection& connection, std::int64_t device_id, con
                 std::pair(batch_id, static_cast<std::int64_t>(key.batch->index)));
 }
 
-PrekeyBatchPosition read_batch(Connection& connection, std::int64_t batch_id, std::int64_t index) {
+std::vector<audit::Hash> read_batch_leaves(Connection& connection, std::int64_t batch_id) {
   StatementUse select(connection, "SELECT leaf_hashes FROM prekey_batches WHERE id = ?");
   select->bind(1, batch_id);
   if (!select->step()) corrupt("prekey (its batch is missing)");
   const auto bytes = select->column_blob_view(0);
   if (bytes.empty() || bytes.size() % audit::kHashSize != 0) corrupt("prekey batch");
-  PrekeyBatchPosition position;
+  std::vector<audit::Hash> leaves;
+  leaves.reserve(bytes.size() / audit::kHashSize);
   for (std::size_t at = 0; at < bytes.size(); at += audit::kHashSize) {
-    position.leaf_hashes.push_back(
-        hash_from_db(bytes.subspan(at, audit::kHashSize), "prekey batch"));
+    leaves.push_back(hash_from_db(bytes.subspan(at, audit::kHashSize), "prekey batch"));
   }
-  if (index < 0 || static_cast<std::uint64_t>(index) >= position.leaf_hashes.size()) {
-    corrupt("prekey batch index");
-  }
-  position.index = static_cast<std::uint32_t>(index);
-  return position;
+  return leaves;
 }
 
 }  // namespace escrowless::keyservice::device_rows

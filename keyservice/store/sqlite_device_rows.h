@@ -66,8 +66,7 @@ void replace_batch(sqlite::Connection& connection, std::int64_t device_id, Preke
 void restore_one_time_prekey(sqlite::Connection& connection, std::int64_t device_id,
                              const StoredPrekey& key);
 
-// The batch `batch_id` with position `index` in it.
-PrekeyBatchPosition read_batch(sqlite::Connection& connection, std::int64_t batch_id,
-                               std::int64_t index);
+// The leaf hashes of batch `batch_id`.
+std::vector<audit::Hash> read_batch_leaves(sqlite::Connection& connection, std::int64_t batch_id);
 
 }  // namespace escrowless::keyservice::device_rows

@@ -5,7 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
-#include <set>
+#include <exception>
 #include <filesystem>
 #include <limits>
 #include <numeric>
@@ -55,50 +55,6 @@ const std::string kBundleSnapshot =
     "ON p.device_id = d.id AND p.kind IN ('signed_prekey', 'pq_last_resort_prekey') "
     "WHERE d.account = ? AND d.device = ?";
 
-// Up to `limit` one-time prekeys of `kind`, lowest key ids first, removed with their batch
-// positions (and each batch whose last key they were). The caller holds a write transaction.
-std::vector<StoredPrekey> claim_in(Connection& connection, std::int64_t device_id, PrekeyKind kind,
-                                   std::size_t limit) {
-  struct Claimed {
-    StoredPrekey key;
-    std::int64_t batch_id = 0;
-    std::int64_t batch_index = 0;
-  };
-  std::vector<Claimed> claimed;
-  {
-    StatementUse remove(connection, kClaim);
-    remove->bind(1, device_id).bind(2, to_string(kind)).bind(3, static_cast<std::int64_t>(limit));
-    while (remove->step()) {
-      if (remove->column_is_null(4) || remove->column_is_null(5)) corrupt("one-time prekey");
-      claimed.push_back({read_prekey(*remove, 0, kind), remove->column_int(4), remove->column_int(5)});
-    }
-  }
-  // RETURNING has no defined order. Sorted through indices: sorting the rows themselves moves
-  // their empty std::optional batches, which GCC 12 at -O1 with ThreadSanitizer wrongly reports
-  // as maybe uninitialized (an error with -Werror in scripts/test --tsan).
-  std::vector<std::size_t> order(claimed.size());
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  std::sort(order.begin(), order.end(), [&claimed](std::size_t a, std::size_t b) {
-    return claimed[a].key.key.key_id < claimed[b].key.key.key_id;
-  });
-  std::vector<StoredPrekey> keys;
-  std::set<std::int64_t> batches;
-  for (const std::size_t i : order) {
-    Claimed& c = claimed[i];
-    c.key.batch = read_batch(connection, c.batch_id, c.batch_index);
-    batches.insert(c.batch_id);
-    keys.push_back(std::move(c.key));
-  }
-  for (const std::int64_t batch_id : batches) {
-    // The batch goes with its last key.
-    StatementUse remove(connection,
-                        "DELETE FROM prekey_batches WHERE id = ?1 AND "
-                        "NOT EXISTS (SELECT 1 FROM prekeys WHERE batch_id = ?1)");
-    remove->bind(1, batch_id).run();
-  }
-  return keys;
-}
-
 CurrentPrekeys current_in(Connection& connection, std::int64_t device_id) {
   StatementUse select(connection, kCurrentPrekeys);
   select->bind(1, device_id);
@@ -137,7 +93,71 @@ bool exists(Connection& connection, std::string_view sql, const Bind& bind) {
 
 }  // namespace
 
-std::unique_ptr<SqliteDeviceStore> SqliteDeviceStore::open(const std::string& path, bool create) {
+std::vector<SqliteDeviceStore::ReservedKey> SqliteDeviceStore::claim_in(Connection& connection,
+                                                                       std::int64_t device_id,
+                                                                       PrekeyKind kind, std::size_t limit) {
+  struct Claimed {
+    StoredPrekey key;
+    std::int64_t batch_id = 0;
+    std::int64_t batch_index = 0;
+  };
+  std::vector<Claimed> claimed;
+  {
+    StatementUse remove(connection, kClaim);
+    remove->bind(1, device_id).bind(2, to_string(kind)).bind(3, static_cast<std::int64_t>(limit));
+    while (remove->step()) {
+      if (remove->column_is_null(4) || remove->column_is_null(5)) corrupt("one-time prekey");
+      claimed.push_back({read_prekey(*remove, 0, kind), remove->column_int(4), remove->column_int(5)});
+    }
+  }
+  // RETURNING has no defined order. Sorted through indices: sorting the rows themselves moves
+  // their empty std::optional batches, which GCC 12 at -O1 with ThreadSanitizer wrongly reports
+  // as maybe uninitialized (an error with -Werror in scripts/test --tsan).
+  std::vector<std::size_t> order(claimed.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::sort(order.begin(), order.end(), [&claimed](std::size_t a, std::size_t b) {
+    return claimed[a].key.key.key_id < claimed[b].key.key.key_id;
+  });
+  // Each batch's leaves read once, shared by its keys, and counted against the bound in equal
+  // shares.
+  struct Batch {
+    std::shared_ptr<const std::vector<audit::Hash>> leaves;
+    std::size_t keys = 0;
+  };
+  std::map<std::int64_t, Batch> batches;
+  for (const Claimed& c : claimed) ++batches[c.batch_id].keys;
+  for (auto& [batch_id, batch] : batches) {
+    batch.leaves = std::make_shared<const std::vector<audit::Hash>>(read_batch_leaves(connection, batch_id));
+  }
+  std::vector<ReservedKey> keys;
+  for (const std::size_t i : order) {
+    Claimed& c = claimed[i];
+    const Batch& batch = batches.at(c.batch_id);
+    if (c.batch_index < 0 || static_cast<std::uint64_t>(c.batch_index) >= batch.leaves->size()) {
+      corrupt("prekey batch index");
+    }
+    constexpr std::size_t kHeapBlock = 16;  // malloc's overhead per allocation, about
+    const std::size_t bytes = sizeof(ReservedKey) + c.key.key.public_key.size() + c.key.key.signature.size() +
+                              2 * kHeapBlock + (batch.leaves->size() * audit::kHashSize) / batch.keys + 1;
+    keys.push_back({std::move(c.key), batch.leaves, static_cast<std::uint32_t>(c.batch_index), bytes});
+  }
+  for (const auto& [batch_id, batch] : batches) {
+    // The batch goes with its last key.
+    StatementUse remove(connection,
+                        "DELETE FROM prekey_batches WHERE id = ?1 AND "
+                        "NOT EXISTS (SELECT 1 FROM prekeys WHERE batch_id = ?1)");
+    remove->bind(1, batch_id).run();
+  }
+  return keys;
+}
+
+StoredPrekey SqliteDeviceStore::ReservedKey::hand_out() && {
+  key.batch = PrekeyBatchPosition{index, *leaves};
+  return std::move(key);
+}
+
+std::unique_ptr<SqliteDeviceStore> SqliteDeviceStore::open(const std::string& path, bool create,
+                                                           std::size_t max_reserved_bytes) {
   if (!create && !std::filesystem::exists(path)) {
     throw Error(ErrorKind::not_found, "no devices database at " + path);
   }
@@ -147,10 +167,15 @@ std::unique_ptr<SqliteDeviceStore> SqliteDeviceStore::open(const std::string& pa
     prepare_device_schema(db, path, create);
     transaction.commit();
   }
-  return std::unique_ptr<SqliteDeviceStore>(new SqliteDeviceStore(path));
+  return std::unique_ptr<SqliteDeviceStore>(new SqliteDeviceStore(path, max_reserved_bytes));
 }
 
-SqliteDeviceStore::SqliteDeviceStore(const std::string& path) : pool_(path, kMaxIdleConnections) {}
+std::unique_ptr<SqliteDeviceStore> SqliteDeviceStore::open(const std::string& path, bool create) {
+  return open(path, create, kMaxReservedBytes);
+}
+
+SqliteDeviceStore::SqliteDeviceStore(const std::string& path, std::size_t max_reserved_bytes)
+    : pool_(path, kMaxIdleConnections), max_reserved_bytes_(max_reserved_bytes) {}
 
 SqliteDeviceStore::~SqliteDeviceStore() {
   try {
@@ -168,17 +193,17 @@ void SqliteDeviceStore::return_reserves() {
   auto connection = pool_.acquire();
   sqlite::Transaction transaction(connection->db());
   std::size_t returned = 0;
-  for (const auto& [device_row, reserve] : reserves_) {
-    for (const Queue* queue : {&reserve.one_time, &reserve.pq_one_time}) {
-      for (const StoredPrekey& key : queue->keys) {
-        restore_one_time_prekey(*connection, device_row, key);
+  for (auto& [device_row, reserve] : reserves_) {
+    for (Queue* queue : {&reserve.one_time, &reserve.pq_one_time}) {
+      for (ReservedKey& key : queue->keys) {
+        restore_one_time_prekey(*connection, device_row, ReservedKey(key).hand_out());
         ++returned;
       }
     }
   }
   transaction.commit();
   reserves_.clear();
-  reserved_keys_ = 0;
+  reserved_bytes_ = 0;
   spdlog::debug("{} one-time prekeys claimed ahead were put back", returned);
 }
 
@@ -373,10 +398,10 @@ std::optional<StoredPrekey> SqliteDeviceStore::claim_one_time_prekey(std::string
   // in this process or another, can claim between our choice of key and its deletion.
   sqlite::Transaction transaction(connection->db());
   const DeviceRow row = require_active_device(*connection, account, device);
-  std::vector<StoredPrekey> claimed = claim_in(*connection, row.id, kind, 1);
+  std::vector<ReservedKey> claimed = claim_in(*connection, row.id, kind, 1);
   if (claimed.empty()) return std::nullopt;  // nothing changed; the transaction rolls back
   transaction.commit();
-  return std::move(claimed.front());
+  return std::move(claimed.front()).hand_out();
 }
 
 CurrentPrekeys SqliteDeviceStore::current_prekeys(std::string_view account,
@@ -418,38 +443,115 @@ DeviceStore::BundleMaterial SqliteDeviceStore::take_bundle(std::string_view acco
   {
     const std::lock_guard reserved(reserve_mutex_);
     if (const auto found = reserves_.find(row_id); found != reserves_.end()) {
-      material.claimed.one_time = found->second.one_time.take();
-      material.claimed.pq_one_time = found->second.pq_one_time.take();
-      reserved_keys_ -= (material.claimed.one_time ? 1 : 0) + (material.claimed.pq_one_time ? 1 : 0);
+      material.claimed.one_time = take_reserved(found->second.one_time);
+      material.claimed.pq_one_time = take_reserved(found->second.pq_one_time);
       if (found->second.empty()) reserves_.erase(found);
     }
-    if (reserved_keys_ >= kMaxReservedKeys) ahead = 1;  // memory bound: claim one at a time
+    if (reserved_bytes_ >= max_reserved_bytes_) ahead = 1;  // memory bound: claim one at a time
   }
   const bool claim_x25519 = !material.claimed.one_time && stored_one_time;
   const bool claim_pq = !material.claimed.pq_one_time && stored_pq_one_time;
   if (!claim_x25519 && !claim_pq) return material;  // no write, no fsync
 
-  const std::lock_guard writing(write_mutex_);
-  sqlite::Transaction transaction(connection->db());
-  // The device may have been revoked or given new prekeys since the snapshot: read it again under
-  // the write lock, so the bundle is one state of the store.
-  const DeviceRow row = require_active_device(*connection, account, device);
-  material.current = current_in(*connection, row.id);
-  std::vector<StoredPrekey> x25519, pq;
-  if (claim_x25519) x25519 = claim_in(*connection, row.id, PrekeyKind::one_time_prekey, ahead);
-  if (claim_pq) pq = claim_in(*connection, row.id, PrekeyKind::pq_one_time_prekey, ahead);
-  transaction.commit();
-  // Still under write_mutex_: an upload or revocation can't drop this device's reserve before the
-  // claimed keys are in it.
-  const std::lock_guard reserved(reserve_mutex_);
-  Reserve& reserve = reserves_[row.id];
-  reserved_keys_ += x25519.size() + pq.size();
-  reserve.one_time.add(std::move(x25519));
-  reserve.pq_one_time.add(std::move(pq));
-  if (claim_x25519 && (material.claimed.one_time = reserve.one_time.take())) --reserved_keys_;
-  if (claim_pq && (material.claimed.pq_one_time = reserve.pq_one_time.take())) --reserved_keys_;
-  if (reserve.empty()) reserves_.erase(row.id);
+  ClaimRequest request;
+  request.account = account;
+  request.device = device;
+  request.x25519 = claim_x25519;
+  request.pq = claim_pq;
+  request.ahead = ahead;
+  claim_together(*connection, request);
+  // The device may have been revoked or given new prekeys since the snapshot: the bundle is the
+  // state read again in the claim's write transaction.
+  material.current = std::move(request.current);
+  if (claim_x25519) material.claimed.one_time = std::move(request.claimed.one_time);
+  if (claim_pq) material.claimed.pq_one_time = std::move(request.claimed.pq_one_time);
   return material;
+}
+
+void SqliteDeviceStore::claim_together(Connection& connection, ClaimRequest& request) {
+  std::unique_lock queue(claim_mutex_);
+  claim_queue_.push_back(&request);
+  while (!request.done) {
+    if (claim_leader_) {
+      claims_written_.wait(queue);
+      continue;
+    }
+    claim_leader_ = true;
+    const std::vector<ClaimRequest*> group = std::exchange(claim_queue_, {});
+    queue.unlock();
+    write_claims(connection, group);  // reports every failure in the requests
+    queue.lock();
+    for (ClaimRequest* member : group) member->done = true;
+    claim_leader_ = false;
+    claims_written_.notify_all();
+  }
+  if (request.error) std::rethrow_exception(request.error);
+}
+
+void SqliteDeviceStore::write_claims(Connection& connection, const std::vector<ClaimRequest*>& group) {
+  struct Claimed {
+    std::int64_t row_id = 0;
+    std::vector<ReservedKey> x25519, pq;
+  };
+  std::vector<Claimed> claimed(group.size());
+  const std::lock_guard writing(write_mutex_);
+  try {
+    // BEGIN IMMEDIATE takes SQLite's write lock before anything is read, so no other connection,
+    // in this process or another, can claim between our choice of keys and their deletion.
+    sqlite::Transaction transaction(connection.db());
+    // Keys claimed ahead in this group per device and kind that no request has spoken for yet.
+    std::map<std::int64_t, std::pair<std::size_t, std::size_t>> spare;
+    for (std::size_t i = 0; i < group.size(); ++i) {
+      ClaimRequest& request = *group[i];
+      connection.db().exec("SAVEPOINT claim");
+      try {
+        const DeviceRow row = require_active_device(connection, request.account, request.device);
+        request.current = current_in(connection, row.id);
+        auto [spare_x25519, spare_pq] = spare[row.id];
+        const auto claim = [&](bool wanted, std::size_t& spare_keys, PrekeyKind kind) {
+          std::vector<ReservedKey> keys;
+          if (!wanted) return keys;
+          if (spare_keys > 0) {
+            --spare_keys;
+          } else {
+            keys = claim_in(connection, row.id, kind, request.ahead);
+            if (!keys.empty()) spare_keys = keys.size() - 1;
+          }
+          return keys;
+        };
+        claimed[i] = {row.id, claim(request.x25519, spare_x25519, PrekeyKind::one_time_prekey),
+                      claim(request.pq, spare_pq, PrekeyKind::pq_one_time_prekey)};
+        connection.db().exec("RELEASE claim");
+        spare[row.id] = {spare_x25519, spare_pq};
+      } catch (...) {
+        request.error = std::current_exception();
+        claimed[i] = {};
+        connection.db().exec("ROLLBACK TO claim");
+        connection.db().exec("RELEASE claim");
+      }
+    }
+    transaction.commit();
+  } catch (...) {
+    // Rolled back: nothing was claimed, so nothing is handed out.
+    for (ClaimRequest* request : group) {
+      if (!request->error) request->error = std::current_exception();
+    }
+    return;
+  }
+  // Still under write_mutex_: an upload or revocation can't drop a device's reserve before the
+  // keys claimed for it are in it. In group order, so a request counted on an earlier one's
+  // spare keys finds them.
+  const std::lock_guard reserved(reserve_mutex_);
+  for (std::size_t i = 0; i < group.size(); ++i) {
+    ClaimRequest& request = *group[i];
+    if (request.error) continue;
+    Reserve& reserve = reserves_[claimed[i].row_id];
+    add_to_reserve(reserve.one_time, std::move(claimed[i].x25519));
+    add_to_reserve(reserve.pq_one_time, std::move(claimed[i].pq));
+    if (request.x25519) request.claimed.one_time = take_reserved(reserve.one_time);
+    if (request.pq) request.claimed.pq_one_time = take_reserved(reserve.pq_one_time);
+    if (reserve.empty()) reserves_.erase(claimed[i].row_id);
+  }
 }
 
 std::uint64_t SqliteDeviceStore::reconciled_log_size() {
@@ -489,7 +591,7 @@ void SqliteDeviceStore::drop_reserve(std::int64_t device_row, bool one_time, boo
   if (found == reserves_.end()) return;
   for (auto [drop, queue] : {std::pair{one_time, &found->second.one_time}, std::pair{pq_one_time, &found->second.pq_one_time}}) {
     if (!drop) continue;
-    reserved_keys_ -= queue->keys.size();
+    for (const ReservedKey& key : queue->keys) reserved_bytes_ -= key.bytes;
     *queue = {};
   }
   if (found->second.empty()) reserves_.erase(found);
@@ -500,6 +602,25 @@ OneTimePrekeyCounts SqliteDeviceStore::reserved(std::int64_t device_row) {
   const auto found = reserves_.find(device_row);
   if (found == reserves_.end()) return {};
   return {found->second.one_time.keys.size(), found->second.pq_one_time.keys.size()};
+}
+
+void SqliteDeviceStore::add_to_reserve(Queue& queue, std::vector<ReservedKey> claimed) {
+  for (ReservedKey& key : claimed) {
+    reserved_bytes_ += key.bytes;
+    queue.keys.push_back(std::move(key));
+  }
+}
+
+std::optional<StoredPrekey> SqliteDeviceStore::take_reserved(Queue& queue) {
+  std::optional<ReservedKey> key = queue.take();
+  if (!key) return std::nullopt;
+  reserved_bytes_ -= key->bytes;
+  return std::move(*key).hand_out();
+}
+
+std::size_t SqliteDeviceStore::reserved_bytes() {
+  const std::lock_guard reserved(reserve_mutex_);
+  return reserved_bytes_;
 }
 
 }  // namespace escrowless::keyservice

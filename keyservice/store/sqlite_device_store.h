@@ -27,13 +27,15 @@
 // hash is still compared in full with CRYPTO_memcmp before a device is returned.
 #pragma once
 
+#include <condition_variable>
 #include <deque>
+#include <exception>
 #include <map>
 #include <memory>
-#include <optional>
-#include <vector>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "keyservice/store/device_store.h"
 #include "keyservice/store/sqlite_pool.h"
@@ -47,16 +49,23 @@ class SqliteDeviceStore final : public DeviceStore {
   // Error(integrity) if the file is not a devices database or has another schema version;
   // Error(unavailable) if SQLite can't open it.
   static std::unique_ptr<SqliteDeviceStore> open(const std::string& path, bool create);
+  // As above, with at most `max_reserved_bytes` of memory for one-time keys claimed ahead (in
+  // all devices' reserves together; past it, bundles claim one key at a time).
+  static std::unique_ptr<SqliteDeviceStore> open(const std::string& path, bool create,
+                                                 std::size_t max_reserved_bytes);
 
   // Puts the one-time keys claimed ahead and not handed out back into the database, so a clean
   // shutdown loses none (a crash loses them; none is ever handed out twice).
   ~SqliteDeviceStore() override;
 
-  // One-time keys claimed ahead per kind and device, and in all reserves together at most (each
-  // holds its batch's leaf hashes: 3.2 to 4.5 KB for a batch of 100, so under 80 MB in all):
-  // past that, bundles claim one key at a time.
+  // One-time keys claimed ahead per kind and device, and the memory they may hold in all
+  // reserves together by default: an X25519 key about 0.4 KB, an ML-KEM-768 key about 1.6 KB
+  // (with its share of its batch's leaf hashes), so 64 MiB hold 40,000 to 160,000 keys.
   static constexpr std::size_t kClaimAhead = 32;
-  static constexpr std::size_t kMaxReservedKeys = 16384;
+  static constexpr std::size_t kMaxReservedBytes = std::size_t{64} << 20;
+
+  // The memory the keys claimed ahead hold now, as counted against the bound.
+  std::size_t reserved_bytes();
 
   void add_device(const Device& device, const audit::Hash& credential_sha256) override;
   std::optional<Device> find_device(std::string_view account, std::string_view device) override;
@@ -80,7 +89,7 @@ class SqliteDeviceStore final : public DeviceStore {
   std::uint64_t log_size_needed() override;
 
  private:
-  explicit SqliteDeviceStore(const std::string& path);
+  SqliteDeviceStore(const std::string& path, std::size_t max_reserved_bytes);
 
   sqlite::ConnectionPool pool_;
   // Held around every write transaction of this process. Writers of one process then queue here
@@ -95,28 +104,70 @@ class SqliteDeviceStore final : public DeviceStore {
   // kClaimAhead keys of each kind per device, which devices replenish as they do any other
   // shortfall). Uploads replacing a list and revocations drop the device's reserve; a clean
   // shutdown puts what is left back.
+  // A one-time prekey claimed ahead. The keys of one claim from one batch share that batch's
+  // leaf hashes (3.2 to 4.5 KB for a batch of 100), so a reserved key holds little more than
+  // itself; its batch position is made when it is handed out.
+  struct ReservedKey {
+    StoredPrekey key;  // batch unset
+    std::shared_ptr<const std::vector<audit::Hash>> leaves;
+    std::uint32_t index = 0;
+    std::size_t bytes = 0;  // what it counts against the bound
+    StoredPrekey hand_out() &&;
+  };
+  // Up to `limit` one-time prekeys of `kind`, lowest key ids first, removed from the database
+  // with their batch positions (and each batch whose last key they were). The caller holds a
+  // write transaction.
+  static std::vector<ReservedKey> claim_in(sqlite::Connection& connection, std::int64_t device_id,
+                                           PrekeyKind kind, std::size_t limit);
   struct Queue {
-    std::deque<StoredPrekey> keys;  // lowest key id first
-    std::optional<StoredPrekey> take() {
+    std::deque<ReservedKey> keys;  // lowest key id first
+    std::optional<ReservedKey> take() {
       if (keys.empty()) return std::nullopt;
-      StoredPrekey key = std::move(keys.front());
+      ReservedKey key = std::move(keys.front());
       keys.pop_front();
       return key;
-    }
-    void add(std::vector<StoredPrekey> more) {
-      for (StoredPrekey& key : more) keys.push_back(std::move(key));
     }
   };
   struct Reserve {
     Queue one_time, pq_one_time;
     bool empty() const { return one_time.keys.empty() && pq_one_time.keys.empty(); }
   };
+  // Claims of concurrent bundles are written together (group commit): a bundle that must claim
+  // queues its request; the first one to find no group being written leads, takes every queued
+  // request into one write transaction (one fsync for all), puts what each claimed into the
+  // reserves and wakes the others, each of which then takes its keys from the reserve under the
+  // same rule as any reserve hit. Each request runs under its own savepoint, so one that fails
+  // (a device revoked meanwhile) fails alone; a failed commit fails them all and claims nothing.
+  // A request for a device that an earlier request of the group already claimed ahead for takes
+  // one of those keys instead of claiming more.
+  struct ClaimRequest {
+    std::string_view account, device;
+    bool x25519 = false, pq = false;
+    std::size_t ahead = 0;
+    // Set by the group's leader:
+    bool done = false;
+    std::exception_ptr error;
+    CurrentPrekeys current;
+    ClaimedPrekeys claimed;
+  };
+  void claim_together(sqlite::Connection& connection, ClaimRequest& request);
+  void write_claims(sqlite::Connection& connection, const std::vector<ClaimRequest*>& group);
+  std::mutex claim_mutex_;  // never held while waiting for write_mutex_
+  std::condition_variable claims_written_;
+  std::vector<ClaimRequest*> claim_queue_;
+  bool claim_leader_ = false;
+
   void drop_reserve(std::int64_t device_row, bool one_time, bool pq_one_time);
   void return_reserves();
   OneTimePrekeyCounts reserved(std::int64_t device_row);
+  // Moves `claimed` into the device's reserve and takes the first one, if any. Under
+  // reserve_mutex_.
+  void add_to_reserve(Queue& queue, std::vector<ReservedKey> claimed);
+  std::optional<StoredPrekey> take_reserved(Queue& queue);
+  const std::size_t max_reserved_bytes_;
   std::mutex reserve_mutex_;  // after write_mutex_ when both are held
   std::map<std::int64_t, Reserve> reserves_;  // by devices.id
-  std::size_t reserved_keys_ = 0;             // in all of reserves_
+  std::size_t reserved_bytes_ = 0;            // of all of reserves_
 };
 
 }  // namespace escrowless::keyservice

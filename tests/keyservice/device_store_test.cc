@@ -2,6 +2,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <exception>
 #include <functional>
@@ -12,6 +14,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "audit/encoding.h"
@@ -488,32 +491,51 @@ TEST_CASE("device store: a store closed cleanly puts the keys claimed ahead back
   CHECK_FALSE(f.store->take_bundle("alice", "phone").claimed.one_time);
 }
 
-TEST_CASE("device store: keys claimed ahead are bounded in number across devices", "[unit]") {
-  Fixture f;
+TEST_CASE("device store: keys claimed ahead are bounded in memory across devices", "[unit]") {
+  testing::TempDir dir;
+  const std::string path = (dir.path() / "devices.db").string();
+  constexpr std::size_t kBound = 64 * 1024;
+  auto store = SqliteDeviceStore::open(path, true, kBound);
   constexpr std::size_t kAhead = SqliteDeviceStore::kClaimAhead;
-  constexpr std::size_t kBound = SqliteDeviceStore::kMaxReservedKeys;
-  constexpr int kDevices = static_cast<int>(kBound / (kAhead - 1) + 8);  // enough to pass the bound
+  constexpr int kDevices = 24;  // about 9 KB each claimed ahead: enough to pass the bound
   for (int d = 0; d < kDevices; ++d) {
     const std::string name = "d" + std::to_string(d);
-    f.store->add_device(make_device("alice", name, static_cast<std::uint64_t>(1 + 2 * d)), credential_hash(name));
+    store->add_device(make_device("alice", name, static_cast<std::uint64_t>(1 + 2 * d)), credential_hash(name));
     PrekeyUpload upload;
     upload.log_index = static_cast<std::uint64_t>(2 + 2 * d);
     upload.one_time_prekeys = make_batch(kOneTime, 0, static_cast<std::uint32_t>(kAhead + 2));
-    f.store->store_prekeys("alice", name, upload);
+    store->store_prekeys("alice", name, upload);
   }
-  const std::int64_t uploaded = rows(f.path, "prekeys");
-  std::int64_t kept_back = 0;  // claimed, not handed out
   int one_at_a_time = 0;
   for (int d = 0; d < kDevices; ++d) {
-    const std::int64_t before = rows(f.path, "prekeys");
-    REQUIRE(f.store->take_bundle("alice", "d" + std::to_string(d)).claimed.one_time);
-    const std::int64_t claimed = before - rows(f.path, "prekeys");
-    CHECK(claimed == (kept_back >= static_cast<std::int64_t>(kBound) ? 1 : static_cast<std::int64_t>(kAhead)));
-    if (kept_back >= static_cast<std::int64_t>(kBound)) ++one_at_a_time;  // past the bound: one at a time
-    kept_back = uploaded - rows(f.path, "prekeys") - (d + 1);
-    CHECK(kept_back < static_cast<std::int64_t>(kBound + kAhead));
+    const std::int64_t rows_before = rows(path, "prekeys");
+    const std::size_t bytes_before = store->reserved_bytes();
+    REQUIRE(store->take_bundle("alice", "d" + std::to_string(d)).claimed.one_time);
+    const std::int64_t claimed = rows_before - rows(path, "prekeys");
+    const bool past_bound = bytes_before >= kBound;
+    CHECK(claimed == (past_bound ? 1 : static_cast<std::int64_t>(kAhead)));
+    if (past_bound) {
+      ++one_at_a_time;
+      CHECK(store->reserved_bytes() == bytes_before);  // nothing kept back
+    } else {
+      // 31 kept back: each X25519 key counted at its size and bookkeeping plus a share of its
+      // batch's 34 leaf hashes (1088 bytes shared by 32 keys), not a copy of them.
+      const std::size_t added = store->reserved_bytes() - bytes_before;
+      CHECK(added > (kAhead - 1) * (32 + 64 + 1088 / kAhead));
+      CHECK(added < (kAhead - 1) * 512);
+    }
+    CHECK(store->reserved_bytes() < kBound + kAhead * 512);
   }
   CHECK(one_at_a_time > 0);  // the bound was reached
+  // Everything claimed ahead goes out once; then nothing is held.
+  std::set<std::pair<int, std::uint32_t>> seen;
+  for (int d = 0; d < kDevices; ++d) {
+    while (auto key = store->take_bundle("alice", "d" + std::to_string(d)).claimed.one_time) {
+      CHECK(seen.insert({d, key->key.key_id}).second);
+    }
+  }
+  CHECK(store->reserved_bytes() == 0);
+  CHECK(rows(path, "prekeys") == 0);
 }
 
 TEST_CASE("device store: a new list or a revocation drops the keys claimed ahead", "[unit]") {
@@ -747,6 +769,92 @@ TEST_CASE("device store: 8 threads and a second store claim each one-time key ex
   CHECK(std::all_of(empty_answers.begin(), empty_answers.end(), [](int n) { return n == 2; }));
   CHECK(f.store->count_one_time_prekeys("alice", "phone") == OneTimePrekeyCounts{});
   CHECK(second->claim_one_time_prekey("alice", "phone", kOneTime) == std::nullopt);
+}
+
+TEST_CASE("device store: bundles of many devices taken at once hand each key out once",
+          "[unit][concurrency]") {
+  // 8 threads on two store objects take bundles of 6 devices round robin, so their claims meet in
+  // write groups; one device is revoked part way through. Its fetches fail from then on and the
+  // others' don't: every key of the 5 other devices goes out exactly once.
+  Fixture f;
+  auto second = SqliteDeviceStore::open(f.path, false);
+  constexpr int kDevices = 6, kThreads = 8, kVictim = 5;
+  std::vector<std::string> names;
+  std::vector<PrekeyUpload> uploads;
+  for (int d = 0; d < kDevices; ++d) {
+    names.push_back("d" + std::to_string(d));
+    f.store->add_device(make_device("alice", names.back(), 1 + d), credential_hash("alice/" + names.back()));
+    uploads.push_back(full_upload(10 + d, 100, 100));
+    f.store->store_prekeys("alice", names.back(), uploads.back());
+  }
+
+  struct Taken {
+    int device;
+    StoredPrekey key;
+  };
+  std::atomic<int> bundles{0};
+  std::latch start(kThreads + 1);
+  // Per store object: the devices whose fetches came back without one-time keys (or revoked).
+  std::array<std::array<std::atomic<bool>, kDevices>, 2> finished{};
+  std::vector<std::vector<Taken>> taken(kThreads);
+  std::vector<std::exception_ptr> errors(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      try {
+        SqliteDeviceStore& store = t % 2 == 0 ? *f.store : *second;
+        auto& done = finished[t % 2];
+        start.arrive_and_wait();
+        for (int n = t;; ++n) {
+          if (std::all_of(done.begin(), done.end(), [](const auto& d) { return d.load(); })) break;
+          const int d = n % kDevices;
+          if (done[d]) continue;
+          keyservice::DeviceStore::BundleMaterial material;
+          try {
+            material = store.take_bundle("alice", names[d]);
+          } catch (const keyservice::Error& e) {
+            if (d != kVictim || e.kind() != ErrorKind::conflict) throw;
+            done[d] = true;
+            continue;
+          }
+          ++bundles;
+          if (!material.claimed.one_time && !material.claimed.pq_one_time) done[d] = true;
+          for (auto* key : {&material.claimed.one_time, &material.claimed.pq_one_time}) {
+            if (*key) taken[t].push_back({d, std::move(**key)});
+          }
+        }
+      } catch (...) {
+        errors[t] = std::current_exception();
+      }
+    });
+  }
+  start.arrive_and_wait();
+  while (bundles < 100) std::this_thread::yield();
+  f.store->revoke_device("alice", names[kVictim], Revocation{50, time_at(50)});
+  for (auto& thread : threads) thread.join();
+  for (const auto& error : errors) {
+    if (error) std::rethrow_exception(error);
+  }
+
+  std::map<std::tuple<int, PrekeyKind, std::uint32_t>, int> handed_out;
+  for (const auto& keys : taken) {
+    for (const Taken& item : keys) {
+      ++handed_out[{item.device, item.key.kind, item.key.key.key_id}];
+      const PrekeyUpload& upload = uploads[static_cast<std::size_t>(item.device)];
+      check_claimed(item.key, item.key.kind == kOneTime ? *upload.one_time_prekeys : *upload.pq_one_time_prekeys,
+                    upload.log_index);
+    }
+  }
+  CHECK(std::all_of(handed_out.begin(), handed_out.end(), [](const auto& e) { return e.second == 1; }));
+  for (int d = 0; d < kDevices; ++d) {
+    if (d == kVictim) continue;
+    for (std::uint32_t i = 0; i < 100; ++i) {
+      CHECK(handed_out.count({d, kOneTime, 100 + i}) == 1);
+      CHECK(handed_out.count({d, kPqOneTime, 500 + i}) == 1);
+    }
+  }
+  CHECK(rows(f.path, "prekeys") == 2 * (kDevices - 1));  // each active device's current keys only
+  CHECK(kind_of([&] { second->take_bundle("alice", names[kVictim]); }) == ErrorKind::conflict);
 }
 
 TEST_CASE("device store: processes claim each one-time key exactly once", "[unit][concurrency]") {
