@@ -1,5 +1,6 @@
 #include "keyservice/store/sqlite.h"
 
+#include <mutex>
 #include <utility>
 
 #include "keyservice/error.h"
@@ -21,9 +22,19 @@ namespace {
               "SQLite " + std::string(what) + ": " + detail);
 }
 
+// SQLite counts every allocation of every connection under one global mutex unless told not to;
+// with a connection per worker thread that mutex was where concurrent bundle fetches queued. The
+// setting must come before SQLite initializes; if something else initialized it first, the
+// counting stays on, which costs speed, not correctness.
+void configure_once() {
+  static std::once_flag once;
+  std::call_once(once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+}
+
 }  // namespace
 
 Database Database::open(const std::string& path, bool create) {
+  configure_once();
   sqlite3* db = nullptr;
   const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |
                     SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;

@@ -175,9 +175,17 @@ std::unique_ptr<SqliteDeviceStore> SqliteDeviceStore::open(const std::string& pa
 }
 
 SqliteDeviceStore::SqliteDeviceStore(const std::string& path, std::size_t max_reserved_bytes)
-    : pool_(path, kMaxIdleConnections), max_reserved_bytes_(max_reserved_bytes) {}
+    : pool_(path, kMaxIdleConnections),
+      max_reserved_bytes_(max_reserved_bytes),
+      refiller_([this] { run_refiller(); }) {}
 
 SqliteDeviceStore::~SqliteDeviceStore() {
+  {
+    const std::lock_guard queue(claim_mutex_);
+    stopping_ = true;
+  }
+  claims_written_.notify_all();
+  refiller_.join();
   try {
     return_reserves();
   } catch (const std::exception& e) {
@@ -440,14 +448,36 @@ DeviceStore::BundleMaterial SqliteDeviceStore::take_bundle(std::string_view acco
     } while (select->step());
   }
   std::size_t ahead = kClaimAhead;
+  Refill refill;
   {
-    const std::lock_guard reserved(reserve_mutex_);
+    std::unique_lock reserved(reserve_mutex_);
+    // Keys of this device on their way into its reserve may be the ones the snapshot missed.
+    reserve_changed_.wait(reserved, [&] { return !in_flight_.contains(row_id); });
     if (const auto found = reserves_.find(row_id); found != reserves_.end()) {
-      material.claimed.one_time = take_reserved(found->second.one_time);
-      material.claimed.pq_one_time = take_reserved(found->second.pq_one_time);
-      if (found->second.empty()) reserves_.erase(found);
+      Reserve& reserve = found->second;
+      material.claimed.one_time = take_reserved(reserve.one_time);
+      material.claimed.pq_one_time = take_reserved(reserve.pq_one_time);
+      refill.x25519 = material.claimed.one_time && reserve.one_time.keys.size() == kRefillAt;
+      refill.pq = material.claimed.pq_one_time && reserve.pq_one_time.keys.size() == kRefillAt;
+      if (reserve.empty()) reserves_.erase(found);
     }
-    if (reserved_bytes_ >= max_reserved_bytes_) ahead = 1;  // memory bound: claim one at a time
+    if (reserved_bytes_ >= max_reserved_bytes_) {
+      ahead = 1;  // memory bound: claim one at a time, and refill nothing
+      refill = {};
+    }
+  }
+  if (refill.x25519 || refill.pq) {
+    refill.account = account;
+    refill.device = device;
+    {
+      const std::lock_guard queue(claim_mutex_);
+      Refill& queued = refills_[row_id];
+      queued.account = std::move(refill.account);
+      queued.device = std::move(refill.device);
+      queued.x25519 = queued.x25519 || refill.x25519;
+      queued.pq = queued.pq || refill.pq;
+    }
+    claims_written_.notify_all();
   }
   const bool claim_x25519 = !material.claimed.one_time && stored_one_time;
   const bool claim_pq = !material.claimed.pq_one_time && stored_pq_one_time;
@@ -459,7 +489,7 @@ DeviceStore::BundleMaterial SqliteDeviceStore::take_bundle(std::string_view acco
   request.x25519 = claim_x25519;
   request.pq = claim_pq;
   request.ahead = ahead;
-  claim_together(*connection, request);
+  claim_together(request);
   // The device may have been revoked or given new prekeys since the snapshot: the bundle is the
   // state read again in the claim's write transaction.
   material.current = std::move(request.current);
@@ -468,33 +498,79 @@ DeviceStore::BundleMaterial SqliteDeviceStore::take_bundle(std::string_view acco
   return material;
 }
 
-void SqliteDeviceStore::claim_together(Connection& connection, ClaimRequest& request) {
+void SqliteDeviceStore::claim_together(ClaimRequest& request) {
   std::unique_lock queue(claim_mutex_);
   claim_queue_.push_back(&request);
   while (!request.done) {
     if (claim_leader_) {
       claims_written_.wait(queue);
-      continue;
+    } else {
+      lead_group(queue);
     }
-    claim_leader_ = true;
-    const std::vector<ClaimRequest*> group = std::exchange(claim_queue_, {});
-    queue.unlock();
-    write_claims(connection, group);  // reports every failure in the requests
-    queue.lock();
-    for (ClaimRequest* member : group) member->done = true;
-    claim_leader_ = false;
-    claims_written_.notify_all();
   }
   if (request.error) std::rethrow_exception(request.error);
 }
 
-void SqliteDeviceStore::write_claims(Connection& connection, const std::vector<ClaimRequest*>& group) {
+void SqliteDeviceStore::lead_group(std::unique_lock<std::mutex>& queue) {
+  claim_leader_ = true;
+  std::vector<ClaimRequest*> group = std::exchange(claim_queue_, {});
+  const std::map<std::int64_t, Refill> refills = std::exchange(refills_, {});
+  queue.unlock();
+  std::vector<ClaimRequest> refill_requests(refills.size());
+  std::size_t i = 0;
+  for (const auto& [row_id, refill] : refills) {
+    ClaimRequest& request = refill_requests[i++];
+    request.account = refill.account;
+    request.device = refill.device;
+    request.x25519 = refill.x25519;
+    request.pq = refill.pq;
+    request.ahead = kClaimAhead;
+    request.take = false;
+    group.push_back(&request);
+  }
+  write_claims(group);  // reports every failure in the requests
+  for (const ClaimRequest& request : refill_requests) {
+    if (request.error) spdlog::debug("a refill of one-time prekeys claimed ahead failed; bundles will claim");
+  }
+  queue.lock();
+  for (ClaimRequest* member : group) member->done = true;
+  claim_leader_ = false;
+  claims_written_.notify_all();
+}
+
+void SqliteDeviceStore::run_refiller() {
+  std::unique_lock queue(claim_mutex_);
+  while (true) {
+    claims_written_.wait(queue, [this] { return stopping_ || (!refills_.empty() && !claim_leader_); });
+    if (stopping_) return;
+    lead_group(queue);
+  }
+}
+
+void SqliteDeviceStore::write_claims(const std::vector<ClaimRequest*>& group) {
   struct Claimed {
     std::int64_t row_id = 0;
     std::vector<ReservedKey> x25519, pq;
   };
   std::vector<Claimed> claimed(group.size());
   const std::lock_guard writing(write_mutex_);
+  try {
+    if (!claim_writer_) {
+      claim_writer_ = std::make_unique<Connection>(sqlite::Database::open(pool_.path(), false));
+      claim_writer_->db().exec("PRAGMA cache_size = -8192");  // 8 MiB
+    }
+  } catch (...) {
+    for (ClaimRequest* request : group) request->error = std::current_exception();
+    return;
+  }
+  Connection& connection = *claim_writer_;
+  // A connection left inside a transaction (its ROLLBACK failed) is closed, never reused.
+  struct Check {
+    std::unique_ptr<Connection>& writer;
+    ~Check() {
+      if (writer && sqlite3_get_autocommit(writer->db().handle()) == 0) writer.reset();
+    }
+  } check{claim_writer_};
   try {
     // BEGIN IMMEDIATE takes SQLite's write lock before anything is read, so no other connection,
     // in this process or another, can claim between our choice of keys and their deletion.
@@ -511,17 +587,22 @@ void SqliteDeviceStore::write_claims(Connection& connection, const std::vector<C
         const auto claim = [&](bool wanted, std::size_t& spare_keys, PrekeyKind kind) {
           std::vector<ReservedKey> keys;
           if (!wanted) return keys;
-          if (spare_keys > 0) {
+          if (request.take && spare_keys > 0) {
             --spare_keys;
           } else {
             keys = claim_in(connection, row.id, kind, request.ahead);
-            if (!keys.empty()) spare_keys = keys.size() - 1;
+            if (request.take && !keys.empty()) spare_keys += keys.size() - 1;
+            if (!request.take) spare_keys += keys.size();
           }
           return keys;
         };
         claimed[i] = {row.id, claim(request.x25519, spare_x25519, PrekeyKind::one_time_prekey),
                       claim(request.pq, spare_pq, PrekeyKind::pq_one_time_prekey)};
         connection.db().exec("RELEASE claim");
+        if (!claimed[i].x25519.empty() || !claimed[i].pq.empty()) {
+          const std::lock_guard reserved(reserve_mutex_);
+          in_flight_.insert(row.id);
+        }
         spare[row.id] = {spare_x25519, spare_pq};
       } catch (...) {
         request.error = std::current_exception();
@@ -536,6 +617,11 @@ void SqliteDeviceStore::write_claims(Connection& connection, const std::vector<C
     for (ClaimRequest* request : group) {
       if (!request->error) request->error = std::current_exception();
     }
+    {
+      const std::lock_guard reserved(reserve_mutex_);
+      for (const Claimed& c : claimed) in_flight_.erase(c.row_id);
+    }
+    reserve_changed_.notify_all();
     return;
   }
   // Still under write_mutex_: an upload or revocation can't drop a device's reserve before the
@@ -548,10 +634,12 @@ void SqliteDeviceStore::write_claims(Connection& connection, const std::vector<C
     Reserve& reserve = reserves_[claimed[i].row_id];
     add_to_reserve(reserve.one_time, std::move(claimed[i].x25519));
     add_to_reserve(reserve.pq_one_time, std::move(claimed[i].pq));
-    if (request.x25519) request.claimed.one_time = take_reserved(reserve.one_time);
-    if (request.pq) request.claimed.pq_one_time = take_reserved(reserve.pq_one_time);
+    if (request.take && request.x25519) request.claimed.one_time = take_reserved(reserve.one_time);
+    if (request.take && request.pq) request.claimed.pq_one_time = take_reserved(reserve.pq_one_time);
     if (reserve.empty()) reserves_.erase(claimed[i].row_id);
   }
+  for (const Claimed& c : claimed) in_flight_.erase(c.row_id);
+  reserve_changed_.notify_all();
 }
 
 std::uint64_t SqliteDeviceStore::reconciled_log_size() {

@@ -34,7 +34,9 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "keyservice/store/device_store.h"
@@ -62,6 +64,8 @@ class SqliteDeviceStore final : public DeviceStore {
   // reserves together by default: an X25519 key about 0.4 KB, an ML-KEM-768 key about 1.6 KB
   // (with its share of its batch's leaf hashes), so 64 MiB hold 40,000 to 160,000 keys.
   static constexpr std::size_t kClaimAhead = 32;
+  // A device's reserve of a kind is refilled in the background when a bundle leaves this many.
+  static constexpr std::size_t kRefillAt = 8;
   static constexpr std::size_t kMaxReservedBytes = std::size_t{64} << 20;
 
   // The memory the keys claimed ahead hold now, as counted against the bound.
@@ -140,22 +144,40 @@ class SqliteDeviceStore final : public DeviceStore {
   // (a device revoked meanwhile) fails alone; a failed commit fails them all and claims nothing.
   // A request for a device that an earlier request of the group already claimed ahead for takes
   // one of those keys instead of claiming more.
+  //
+  // Refills: when a bundle leaves kRefillAt keys of a kind in a device's reserve, a refill of
+  // kClaimAhead more is queued for the refiller thread, so a device fetched often finds its
+  // next keys claimed before its reserve runs out instead of waiting for a claim's fsync.
+  // Refills join groups like any claim and take nothing themselves.
   struct ClaimRequest {
     std::string_view account, device;
     bool x25519 = false, pq = false;
     std::size_t ahead = 0;
+    bool take = true;  // false: a refill
     // Set by the group's leader:
     bool done = false;
     std::exception_ptr error;
     CurrentPrekeys current;
     ClaimedPrekeys claimed;
   };
-  void claim_together(sqlite::Connection& connection, ClaimRequest& request);
-  void write_claims(sqlite::Connection& connection, const std::vector<ClaimRequest*>& group);
+  struct Refill {
+    std::string account, device;
+    bool x25519 = false, pq = false;
+  };
+  void claim_together(ClaimRequest& request);
+  // Leads one group: the queued requests and refills. claim_mutex_ held on entry and on return.
+  void lead_group(std::unique_lock<std::mutex>& queue);
+  void write_claims(const std::vector<ClaimRequest*>& group);
+  void run_refiller();
   std::mutex claim_mutex_;  // never held while waiting for write_mutex_
   std::condition_variable claims_written_;
   std::vector<ClaimRequest*> claim_queue_;
+  std::map<std::int64_t, Refill> refills_;  // by devices.id
   bool claim_leader_ = false;
+  bool stopping_ = false;
+  // Claim groups are written on one connection kept for them (under write_mutex_), so its page
+  // cache keeps the prekey pages the claims touch.
+  std::unique_ptr<sqlite::Connection> claim_writer_;
 
   void drop_reserve(std::int64_t device_row, bool one_time, bool pq_one_time);
   void return_reserves();
@@ -168,6 +190,12 @@ class SqliteDeviceStore final : public DeviceStore {
   std::mutex reserve_mutex_;  // after write_mutex_ when both are held
   std::map<std::int64_t, Reserve> reserves_;  // by devices.id
   std::size_t reserved_bytes_ = 0;            // of all of reserves_
+  // Devices whose claimed keys are committed or about to be and not yet in their reserve: a
+  // bundle that found neither stored keys nor a reserve waits for them (reserve_changed_)
+  // instead of going out without a one-time key while some remain.
+  std::set<std::int64_t> in_flight_;
+  std::condition_variable reserve_changed_;
+  std::thread refiller_;  // last: started when everything above is ready
 };
 
 }  // namespace escrowless::keyservice

@@ -57,6 +57,8 @@ class ConnectionPool {
   ConnectionPool(std::string path, std::size_t max_idle)
       : path_(std::move(path)), max_idle_(max_idle) {}
 
+  const std::string& path() const { return path_; }
+
   class Lease {
    public:
     Lease(ConnectionPool& pool, std::unique_ptr<Connection> connection)

@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <exception>
 #include <functional>
 #include <latch>
@@ -464,6 +465,39 @@ TEST_CASE("device store: keys claimed ahead for bundles go out once each and in 
     CHECK(material.claimed.one_time->key.key_id >= 70);
   }
   CHECK_FALSE(restarted->take_bundle("alice", "phone").claimed.one_time);
+}
+
+TEST_CASE("device store: a reserve running low is refilled before it runs out", "[unit]") {
+  Fixture f;
+  f.store->add_device(make_device("alice", "phone", 1), credential_hash("alice/phone"));
+  const PrekeyUpload upload = full_upload(2, 100, 0);
+  f.store->store_prekeys("alice", "phone", upload);
+  constexpr std::size_t kAhead = SqliteDeviceStore::kClaimAhead;
+  constexpr std::size_t kLow = SqliteDeviceStore::kRefillAt;
+
+  // The first bundle claims kAhead; taking all but kLow of them asks for a refill.
+  std::uint32_t next_id = 100;
+  for (std::size_t i = 0; i < kAhead - kLow; ++i) {
+    const auto material = f.store->take_bundle("alice", "phone");
+    REQUIRE(material.claimed.one_time);
+    CHECK(material.claimed.one_time->key.key_id == next_id++);
+  }
+  // The refiller claims the next kAhead in the background: the database loses them, the count
+  // (database plus reserve) does not change.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (rows(f.path, "prekeys") > static_cast<std::int64_t>(2 + 100 - 2 * kAhead) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  CHECK(rows(f.path, "prekeys") == static_cast<std::int64_t>(2 + 100 - 2 * kAhead));
+  CHECK(f.store->count_one_time_prekeys("alice", "phone").one_time == 100 - (kAhead - kLow));
+  // The rest go out once each, in key id order, refills included, and then none.
+  while (const auto key = f.store->take_bundle("alice", "phone").claimed.one_time) {
+    CHECK(key->key.key_id == next_id++);
+    check_claimed(*key, *upload.one_time_prekeys, 2);
+  }
+  CHECK(next_id == 200);
+  CHECK(f.store->reserved_bytes() == 0);
 }
 
 TEST_CASE("device store: a store closed cleanly puts the keys claimed ahead back", "[unit]") {
