@@ -125,12 +125,6 @@ class SqliteDeviceStore final : public DeviceStore {
                                            PrekeyKind kind, std::size_t limit);
   struct Queue {
     std::deque<ReservedKey> keys;  // lowest key id first
-    std::optional<ReservedKey> take() {
-      if (keys.empty()) return std::nullopt;
-      ReservedKey key = std::move(keys.front());
-      keys.pop_front();
-      return key;
-    }
   };
   struct Reserve {
     Queue one_time, pq_one_time;
