@@ -12,8 +12,9 @@
 //
 // Two kinds of bundle (only X25519 one-time prekeys are uploaded, so pq_prekey is always the
 // ML-KEM-768 last-resort key):
-//   with one-time key   signed + last-resort + an X25519 one-time prekey (claimed: a write
-//                       transaction per fetch). Keys are spread over enough devices of one account
+//   with one-time key   signed + last-resort + an X25519 one-time prekey (claimed by the store in
+//                       durable writes of up to 32 per device, concurrent claims committed
+//                       together; a refill drops them). Keys are spread over enough devices of one account
 //                       (an upload replaces a device's one-time list, at most 100 keys), fetched
 //                       round robin, and all refilled to 100 whenever the next round could run
 //                       short at the fastest real rate seen (x1.5); a real round that ran out
@@ -30,9 +31,8 @@
 // without, cpp-httplib's default), data under /tmp, log level warn. The bare server's socket
 // options follow api/http_server.cc (TCP_NODELAY). Prints figures; asserts nothing.
 #include <cinttypes>
-#include <csignal>
-#include <sstream>
 
+#include "bench/bench_main.h"
 #include "bench/bench_server.h"
 
 using namespace escrowless::bench;
@@ -52,17 +52,6 @@ struct Options {
   std::string dir = "/tmp";
   std::string log_level = "warn";
 };
-
-std::vector<int> parse_list(const char* text) {
-  std::vector<int> values;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) values.push_back(std::atoi(item.c_str()));
-  for (const int v : values) {
-    if (v <= 0) throw std::invalid_argument("connection counts must be positive");
-  }
-  return values;
-}
 
 // The TLS context of api/http_server.cc's setup_tls(), for the bare server.
 bool setup_tls(SSL_CTX& ctx, const std::string& cert, const std::string& key) {
@@ -338,47 +327,23 @@ int run(const Options& options) {
 
 int main(int argc, char** argv) {
   Options options;
-  try {
-    for (int i = 1; i < argc; ++i) {
-      const std::string arg = argv[i];
-      const bool has_value = i + 1 < argc;
-      if (arg == "--seconds" && has_value) {
-        options.seconds = std::atof(argv[++i]);
-      } else if (arg == "--rounds" && has_value) {
-        options.rounds = std::atoi(argv[++i]);
-      } else if (arg == "--connections" && has_value) {
-        options.connections = parse_list(argv[++i]);
-      } else if (arg == "--server-threads" && has_value) {
-        options.server_threads = std::atoi(argv[++i]);
-      } else if (arg == "--queue-threads" && has_value) {
-        options.queue_threads = std::atoi(argv[++i]);
-      } else if (arg == "--client-nagle") {
-        client_nodelay() = false;
-      } else if (arg == "--dir" && has_value) {
-        options.dir = argv[++i];
-      } else if (arg == "--log-level" && has_value) {
-        options.log_level = argv[++i];
-      } else {
-        throw std::invalid_argument("unknown argument " + arg);
-      }
-    }
-    if (options.seconds <= 0 || options.rounds <= 0 || options.server_threads <= 0 || options.queue_threads < 0 ||
-        options.connections.empty()) {
-      throw std::invalid_argument("--seconds, --rounds and --server-threads must be positive");
-    }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr,
-                 "http_bundles: %s\nusage: http_bundles [--seconds S] [--rounds R] [--connections 1,8,32] "
-                 "[--server-threads N] [--queue-threads M] [--client-nagle] [--dir DIR] "
-                 "[--log-level L]\n",
-                 e.what());
-    return 2;
-  }
-  ::signal(SIGPIPE, SIG_IGN);
-  try {
-    return run(options);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "http_bundles: %s\n", e.what());
-    return 1;
-  }
+  return bench_main(
+      "http_bundles", "Bundle fetches per second over keep-alive TLS against a bare TLS server", argc, argv,
+      [&](CLI::App& app) {
+        app.add_option("--seconds", options.seconds, "seconds per round")->check(CLI::Range(0.01, 86400.0))->capture_default_str();
+        app.add_option("--rounds", options.rounds, "rounds of each figure")->check(CLI::Range(1, 1000))->capture_default_str();
+        app.add_option("--connections", options.connections, "connection counts, comma-separated")
+            ->delimiter(',')
+            ->check(CLI::Range(1, 4096));
+        app.add_option("--server-threads", options.server_threads, "worker threads of both servers")
+            ->check(CLI::Range(1, 4096))
+            ->capture_default_str();
+        app.add_option("--queue-threads", options.queue_threads, "worker threads for the queueing case (0 skips it)")
+            ->check(CLI::Range(0, 4096))
+            ->capture_default_str();
+        app.add_flag_callback("--client-nagle", [] { client_nodelay() = false; }, "clients without TCP_NODELAY");
+        app.add_option("--dir", options.dir, "where the run's data goes")->capture_default_str();
+        app.add_option("--log-level", options.log_level, "the servers' log level")->capture_default_str();
+      },
+      [&] { return run(options); });
 }

@@ -21,13 +21,12 @@
 // TCP_NODELAY (--client-nagle: without, cpp-httplib's default), data under /tmp, log level warn.
 // Prints figures; asserts nothing.
 #include <cinttypes>
-#include <csignal>
 #include <cstring>
-#include <sstream>
 
 #include <openssl/evp.h>
 
 #include "audit/prekey.h"
+#include "bench/bench_main.h"
 #include "bench/bench_server.h"
 #include "keyservice/error.h"
 #include "pkcs11/error.h"
@@ -53,17 +52,6 @@ struct Options {
   std::string dir = "/tmp";
   std::string log_level = "warn";
 };
-
-std::vector<int> parse_list(const char* text) {
-  std::vector<int> values;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) values.push_back(std::atoi(item.c_str()));
-  for (const int v : values) {
-    if (v <= 0) throw std::invalid_argument("thread counts must be positive");
-  }
-  return values;
-}
 
 // The baseline: a session of its own per thread, the input prepared once, nothing but Cryptoki.
 RoundResult raw_round(p11::Token& token, const p11::KeyPair& key, int threads, double seconds,
@@ -253,48 +241,23 @@ int run(const Options& options) {
 
 int main(int argc, char** argv) {
   Options options;
-  try {
-    for (int i = 1; i < argc; ++i) {
-      const std::string arg = argv[i];
-      const bool has_value = i + 1 < argc;
-      if (arg == "--seconds" && has_value) {
-        options.seconds = std::atof(argv[++i]);
-      } else if (arg == "--rounds" && has_value) {
-        options.rounds = std::atoi(argv[++i]);
-      } else if (arg == "--threads" && has_value) {
-        options.threads = parse_list(argv[++i]);
-      } else if (arg == "--server-threads" && has_value) {
-        options.server_threads = std::atoi(argv[++i]);
-      } else if (arg == "--device-per-thread") {
-        options.device_per_thread = true;
-      } else if (arg == "--no-domain") {
-        options.domain = false;
-      } else if (arg == "--client-nagle") {
-        client_nodelay() = false;
-      } else if (arg == "--dir" && has_value) {
-        options.dir = argv[++i];
-      } else if (arg == "--log-level" && has_value) {
-        options.log_level = argv[++i];
-      } else {
-        throw std::invalid_argument("unknown argument " + arg);
-      }
-    }
-    if (options.seconds <= 0 || options.rounds <= 0 || options.server_threads <= 0 || options.threads.empty()) {
-      throw std::invalid_argument("--seconds, --rounds and --server-threads must be positive");
-    }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr,
-                 "http_prekeys: %s\nusage: http_prekeys [--seconds S] [--rounds R] [--threads 1,2] "
-                 "[--server-threads N] [--device-per-thread] [--no-domain] [--client-nagle] [--dir DIR] "
-                 "[--log-level L]\n",
-                 e.what());
-    return 2;
-  }
-  ::signal(SIGPIPE, SIG_IGN);
-  try {
-    return run(options);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "http_prekeys: %s\n", e.what());
-    return 1;
-  }
+  return bench_main(
+      "http_prekeys", "One-time prekeys signed per second over HTTPS against a raw C_Sign loop", argc, argv,
+      [&](CLI::App& app) {
+        app.add_option("--seconds", options.seconds, "seconds per round")->check(CLI::Range(0.01, 86400.0))->capture_default_str();
+        app.add_option("--rounds", options.rounds, "rounds of each figure")->check(CLI::Range(1, 1000))->capture_default_str();
+        app.add_option("--threads", options.threads, "client thread counts, comma-separated")
+            ->delimiter(',')
+            ->check(CLI::Range(1, 4096));
+        app.add_option("--server-threads", options.server_threads, "the server's worker threads")
+            ->check(CLI::Range(1, 4096))
+            ->capture_default_str();
+        app.add_flag("--device-per-thread", options.device_per_thread,
+                     "one device per client thread instead of one shared device");
+        app.add_flag("!--no-domain", options.domain, "sign without the domain-separated message (a comparison)");
+        app.add_flag_callback("--client-nagle", [] { client_nodelay() = false; }, "clients without TCP_NODELAY");
+        app.add_option("--dir", options.dir, "where the run's data goes")->capture_default_str();
+        app.add_option("--log-level", options.log_level, "the server's log level")->capture_default_str();
+      },
+      [&] { return run(options); });
 }

@@ -19,7 +19,6 @@
 // share of it that SoftHSM keeps for the signatures and key pairs made (TokenCosts) set apart.
 #include <dirent.h>
 #include <malloc.h>
-#include <signal.h>
 #include <sqlite3.h>
 
 #include <array>
@@ -28,6 +27,7 @@
 #include <fstream>
 #include <random>
 
+#include "bench/bench_main.h"
 #include "bench/bench_server.h"
 
 using namespace escrowless;
@@ -418,44 +418,25 @@ int run(const Options& options) {
 
 int main(int argc, char** argv) {
   Options options;
-  try {
-    for (int i = 1; i < argc; ++i) {
-      const std::string arg = argv[i];
-      const bool has_value = i + 1 < argc;
-      if (arg == "--seconds" && has_value) {
-        options.seconds = std::atof(argv[++i]);
-      } else if (arg == "--connections" && has_value) {
-        options.connections = std::atoi(argv[++i]);
-      } else if (arg == "--server-threads" && has_value) {
-        options.server_threads = std::atoi(argv[++i]);
-      } else if (arg == "--dir" && has_value) {
-        options.dir = argv[++i];
-      } else if (arg == "--log-level" && has_value) {
-        options.log_level = argv[++i];
-      } else if (arg == "--no-enroll") {
-        options.enroll = false;
-      } else {
-        throw std::invalid_argument("unknown argument " + arg);
-      }
-    }
-    if (options.seconds <= 0 || options.connections <= 0 || options.server_threads < 0) {
-      throw std::invalid_argument("--seconds and --connections must be positive");
-    }
-    if (options.server_threads > 0 && options.server_threads < options.connections) {
-      throw std::invalid_argument("--server-threads must be at least --connections (one worker per keep-alive connection)");
-    }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr,
-                 "soak: %s\nusage: soak [--seconds S] [--connections N] [--server-threads T] [--no-enroll] [--dir DIR] "
-                 "[--log-level L]\n",
-                 e.what());
-    return 2;
-  }
-  ::signal(SIGPIPE, SIG_IGN);
-  try {
-    return run(options);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "soak: %s\n", e.what());
-    return 1;
-  }
+  return bench_main(
+      "soak", "Mixed traffic for a bounded time: errors, p99 per kind, memory and fds", argc, argv,
+      [&](CLI::App& app) {
+        app.add_option("--seconds", options.seconds, "how long to run")->check(CLI::Range(0.01, 86400.0))->capture_default_str();
+        app.add_option("--connections", options.connections, "keep-alive connections")
+            ->check(CLI::Range(1, 4096))
+            ->capture_default_str();
+        app.add_option("--server-threads", options.server_threads, "worker threads (0: connections + 4)")
+            ->check(CLI::Range(0, 4096))
+            ->capture_default_str();
+        app.add_flag("!--no-enroll", options.enroll, "log reads instead of the enroll and revoke slice");
+        app.add_option("--dir", options.dir, "where the run's data goes")->capture_default_str();
+        app.add_option("--log-level", options.log_level, "the server's log level")->capture_default_str();
+        app.callback([&] {
+          if (options.server_threads > 0 && options.server_threads < options.connections) {
+            throw CLI::ValidationError("--server-threads",
+                                       "must be at least --connections (one worker per keep-alive connection)");
+          }
+        });
+      },
+      [&] { return run(options); });
 }
