@@ -448,34 +448,47 @@ DeviceStore::BundleMaterial SqliteDeviceStore::take_bundle(std::string_view acco
     } while (select->step());
   }
   std::size_t ahead = kClaimAhead;
-  Refill refill;
+  bool refill_x25519 = false, refill_pq = false;
   {
     std::unique_lock reserved(reserve_mutex_);
-    // Keys of this device on their way into its reserve may be the ones the snapshot missed.
-    reserve_changed_.wait(reserved, [&] { return !in_flight_.contains(row_id); });
-    if (const auto found = reserves_.find(row_id); found != reserves_.end()) {
+    const auto take = [&] {
+      const auto found = reserves_.find(row_id);
+      if (found == reserves_.end()) return;
       Reserve& reserve = found->second;
-      material.claimed.one_time = take_reserved(reserve.one_time);
-      material.claimed.pq_one_time = take_reserved(reserve.pq_one_time);
-      refill.x25519 = material.claimed.one_time && reserve.one_time.keys.size() == kRefillAt;
-      refill.pq = material.claimed.pq_one_time && reserve.pq_one_time.keys.size() == kRefillAt;
+      if (!material.claimed.one_time && (material.claimed.one_time = take_reserved(reserve.one_time))) {
+        refill_x25519 = reserve.one_time.keys.size() == kRefillAt;
+      }
+      if (!material.claimed.pq_one_time && (material.claimed.pq_one_time = take_reserved(reserve.pq_one_time))) {
+        refill_pq = reserve.pq_one_time.keys.size() == kRefillAt;
+      }
       if (reserve.empty()) reserves_.erase(found);
+    };
+    take();
+    // A kind that neither the snapshot nor the reserve had may be on its way into the reserve
+    // (claimed and committed after the snapshot): wait for it rather than go out without one.
+    const auto arriving = [&] {
+      return (!material.claimed.one_time && !stored_one_time &&
+              in_flight_.contains({row_id, PrekeyKind::one_time_prekey})) ||
+             (!material.claimed.pq_one_time && !stored_pq_one_time &&
+              in_flight_.contains({row_id, PrekeyKind::pq_one_time_prekey}));
+    };
+    if (arriving()) {
+      reserve_changed_.wait(reserved, [&] { return !arriving(); });
+      take();
     }
     if (reserved_bytes_ >= max_reserved_bytes_) {
       ahead = 1;  // memory bound: claim one at a time, and refill nothing
-      refill = {};
+      refill_x25519 = refill_pq = false;
     }
   }
-  if (refill.x25519 || refill.pq) {
-    refill.account = account;
-    refill.device = device;
+  if (refill_x25519 || refill_pq) {
     {
       const std::lock_guard queue(claim_mutex_);
       Refill& queued = refills_[row_id];
-      queued.account = std::move(refill.account);
-      queued.device = std::move(refill.device);
-      queued.x25519 = queued.x25519 || refill.x25519;
-      queued.pq = queued.pq || refill.pq;
+      queued.account = account;
+      queued.device = device;
+      queued.x25519 = queued.x25519 || refill_x25519;
+      queued.pq = queued.pq || refill_pq;
     }
     claims_written_.notify_all();
   }
@@ -591,17 +604,17 @@ void SqliteDeviceStore::write_claims(const std::vector<ClaimRequest*>& group) {
             --spare_keys;
           } else {
             keys = claim_in(connection, row.id, kind, request.ahead);
-            if (request.take && !keys.empty()) spare_keys += keys.size() - 1;
-            if (!request.take) spare_keys += keys.size();
+            spare_keys += keys.size() - (request.take && !keys.empty() ? 1 : 0);
           }
           return keys;
         };
         claimed[i] = {row.id, claim(request.x25519, spare_x25519, PrekeyKind::one_time_prekey),
                       claim(request.pq, spare_pq, PrekeyKind::pq_one_time_prekey)};
         connection.db().exec("RELEASE claim");
-        if (!claimed[i].x25519.empty() || !claimed[i].pq.empty()) {
+        {
           const std::lock_guard reserved(reserve_mutex_);
-          in_flight_.insert(row.id);
+          if (!claimed[i].x25519.empty()) in_flight_.insert({row.id, PrekeyKind::one_time_prekey});
+          if (!claimed[i].pq.empty()) in_flight_.insert({row.id, PrekeyKind::pq_one_time_prekey});
         }
         spare[row.id] = {spare_x25519, spare_pq};
       } catch (...) {
@@ -619,7 +632,7 @@ void SqliteDeviceStore::write_claims(const std::vector<ClaimRequest*>& group) {
     }
     {
       const std::lock_guard reserved(reserve_mutex_);
-      for (const Claimed& c : claimed) in_flight_.erase(c.row_id);
+      for (const Claimed& c : claimed) forget_in_flight(c.row_id);
     }
     reserve_changed_.notify_all();
     return;
@@ -638,7 +651,7 @@ void SqliteDeviceStore::write_claims(const std::vector<ClaimRequest*>& group) {
     if (request.take && request.pq) request.claimed.pq_one_time = take_reserved(reserve.pq_one_time);
     if (reserve.empty()) reserves_.erase(claimed[i].row_id);
   }
-  for (const Claimed& c : claimed) in_flight_.erase(c.row_id);
+  for (const Claimed& c : claimed) forget_in_flight(c.row_id);
   reserve_changed_.notify_all();
 }
 
@@ -707,6 +720,11 @@ std::optional<StoredPrekey> SqliteDeviceStore::take_reserved(Queue& queue) {
   std::optional<StoredPrekey> key = std::move(queue.keys.front()).hand_out();
   queue.keys.pop_front();
   return key;
+}
+
+void SqliteDeviceStore::forget_in_flight(std::int64_t device_row) {
+  in_flight_.erase({device_row, PrekeyKind::one_time_prekey});
+  in_flight_.erase({device_row, PrekeyKind::pq_one_time_prekey});
 }
 
 std::size_t SqliteDeviceStore::reserved_bytes() {

@@ -37,6 +37,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "keyservice/store/device_store.h"
@@ -108,6 +109,7 @@ class SqliteDeviceStore final : public DeviceStore {
   // kClaimAhead keys of each kind per device, which devices replenish as they do any other
   // shortfall). Uploads replacing a list and revocations drop the device's reserve; a clean
   // shutdown puts what is left back.
+  //
   // A one-time prekey claimed ahead. The keys of one claim from one batch share that batch's
   // leaf hashes (3.2 to 4.5 KB for a batch of 100), so a reserved key holds little more than
   // itself; its batch position is made when it is handed out.
@@ -176,18 +178,19 @@ class SqliteDeviceStore final : public DeviceStore {
   void drop_reserve(std::int64_t device_row, bool one_time, bool pq_one_time);
   void return_reserves();
   OneTimePrekeyCounts reserved(std::int64_t device_row);
-  // Moves `claimed` into the device's reserve and takes the first one, if any. Under
-  // reserve_mutex_.
+  // Under reserve_mutex_: add_to_reserve appends claimed keys to a queue, take_reserved hands out
+  // its first key (nullopt if empty), both keeping reserved_bytes_.
   void add_to_reserve(Queue& queue, std::vector<ReservedKey> claimed);
   std::optional<StoredPrekey> take_reserved(Queue& queue);
   const std::size_t max_reserved_bytes_;
   std::mutex reserve_mutex_;  // after write_mutex_ when both are held
   std::map<std::int64_t, Reserve> reserves_;  // by devices.id
   std::size_t reserved_bytes_ = 0;            // of all of reserves_
-  // Devices whose claimed keys are committed or about to be and not yet in their reserve: a
-  // bundle that found neither stored keys nor a reserve waits for them (reserve_changed_)
-  // instead of going out without a one-time key while some remain.
-  std::set<std::int64_t> in_flight_;
+  // Devices and kinds whose claimed keys are committed or about to be and not yet in the
+  // reserve: a bundle that found none of that kind in its snapshot nor in the reserve waits for
+  // them (reserve_changed_) instead of going out without a one-time key while some remain.
+  std::set<std::pair<std::int64_t, PrekeyKind>> in_flight_;
+  void forget_in_flight(std::int64_t device_row);
   std::condition_variable reserve_changed_;
   std::thread refiller_;  // last: started when everything above is ready
 };
