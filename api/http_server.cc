@@ -4,7 +4,10 @@
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/socket.h>
+
 #include <chrono>
+#include <memory>
 #include <thread>
 
 #include "api/problem.h"
@@ -52,6 +55,20 @@ bool setup_tls(SSL_CTX& ctx, const ServerOptions& options) {
 
 }  // namespace
 
+std::function<bool()> prepare_listen_socket(httplib::Server& server) {
+  auto listening = std::make_shared<std::atomic<int>>(-1);
+  server.set_socket_options([listening](socket_t sock) {
+    const int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    int none = -1;
+    listening->compare_exchange_strong(none, sock);  // the listening socket is made first
+  });
+  return [listening] {
+    const int sock = listening->load();
+    return sock >= 0 && ::listen(sock, SOMAXCONN) == 0;
+  };
+}
+
 std::unique_ptr<HttpServer> HttpServer::create(const ServerOptions& options, Metrics& metrics) {
   auto guard = std::make_unique<ConnectionGuard>(
       ConnectionGuard::Options{options.request_timeout, options.max_connections_per_address});
@@ -68,6 +85,7 @@ std::unique_ptr<HttpServer> HttpServer::create(const ServerOptions& options, Met
   server->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
   // Responses go out as two TLS records; without TCP_NODELAY each waits ~40 ms for a delayed ACK.
   server->set_tcp_nodelay(true);
+  auto deepen_accept_queue = prepare_listen_socket(*server);
   server->set_payload_max_length(options.max_body_bytes);
   // Per read and per write; the whole-request deadline is the ConnectionGuard's.
   server->set_read_timeout(10, 0);
@@ -76,6 +94,7 @@ std::unique_ptr<HttpServer> HttpServer::create(const ServerOptions& options, Met
   server->set_keep_alive_max_count(static_cast<std::size_t>(options.keep_alive_max_requests));
 
   std::unique_ptr<HttpServer> http(new HttpServer(std::move(guard), std::move(server), metrics));
+  http->deepen_accept_queue_ = std::move(deepen_accept_queue);
   // Unmatched routes, bodies over the limit and malformed HTTP get problem+json too.
   http->server_->set_error_handler([](const httplib::Request&, httplib::Response& response) {
     if (!response.body.empty()) return;
@@ -186,7 +205,7 @@ void HttpServer::del(const std::string& path, Handler handler) {
 
 int HttpServer::bind(const std::string& host, int port) {
   const int bound = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
-  if (bound < 0) {
+  if (bound < 0 || !deepen_accept_queue_()) {
     throw keyservice::Error(keyservice::ErrorKind::unavailable,
                             "cannot listen on " + host + ":" + std::to_string(port));
   }

@@ -40,6 +40,15 @@ struct ServerOptions {
 
 using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
 
+// The listening socket as HttpServer sets it up (exposed for the bench's bare server, which must
+// match it). Installs `server`'s socket options: SO_REUSEADDR only, where httplib's default on
+// Linux is SO_REUSEPORT, which would let a second server bind the same port and take a share of
+// its connections. Returns what to call once `server` is bound: it deepens the accept queue from
+// httplib's fixed 5 to SOMAXCONN (the kernel caps it at net.core.somaxconn). With 5, a burst of
+// connections overflows it, the kernel drops their SYNs, and each drop costs that client a 1 s
+// retransmission. The returned call is false if listen() fails.
+std::function<bool()> prepare_listen_socket(httplib::Server& server);
+
 class HttpServer {
  public:
   // Loads the certificate and key (Error naming the file if either is unusable).
@@ -88,6 +97,7 @@ class HttpServer {
   // Declared before the server: it must outlive every SSL object the server frees.
   std::unique_ptr<ConnectionGuard> guard_;
   std::unique_ptr<httplib::SSLServer> server_;
+  std::function<bool()> deepen_accept_queue_;  // from prepare_listen_socket()
   std::vector<Route> routes_;
   std::map<std::string, RouteLimits> limits_;  // "METHOD template"; read-only once serving
   std::atomic<bool> run_returned_{false};

@@ -6,7 +6,8 @@
 // 32 connections (one client thread and one keep-alive SSLClient per connection, certificate
 // verified, a reader device's credential). The transport limit is a bare cpp-httplib SSLServer in
 // the same process with the same certificate, the same TLS setup as api/http_server.cc (TLS 1.2
-// minimum, ECDHE+AEAD suites), the same worker threads, timeouts and keep-alive limit, and one
+// minimum, ECDHE+AEAD suites), the same listening socket (api::prepare_listen_socket), the same
+// worker threads, timeouts and keep-alive limit, and one
 // route with the same pattern returning a fixed body as large as the real response. Real and bare
 // rounds alternate; the ratio real / bare is what counts (project target: >= 0.5).
 //
@@ -24,10 +25,10 @@
 // a keep-alive connection on one worker until it closes, so the other connections wait).
 //
 //   http_bundles [--seconds S] [--rounds R] [--connections LIST] [--server-threads N]
-//                [--queue-threads M] [--client-nagle] [--dir DIR] [--log-level L]
+//                [--queue-threads M] [--bundles KINDS] [--client-nagle] [--dir DIR] [--log-level L]
 //
 // Defaults: S = 3 s per round, R = 3 rounds of each, LIST = 1,8,32, N = 32 worker threads for the
-// main table, M = 8 for the queueing case (0 skips it), clients with TCP_NODELAY (--client-nagle:
+// main table, M = 8 for the queueing case (0 skips it), KINDS = last-resort,one-time, clients with TCP_NODELAY (--client-nagle:
 // without, cpp-httplib's default), data under /tmp, log level warn. The bare server's socket
 // options follow api/http_server.cc (TCP_NODELAY). Prints figures; asserts nothing.
 #include <cinttypes>
@@ -43,12 +44,15 @@ namespace {
 constexpr int kOneTimePerDevice = 100;  // an upload's maximum, and what a device holds at most
 constexpr const char* kOneTimeMarker = "\"one_time_prekey\":{";
 
+enum class Mode { one_time, last_resort };
+
 struct Options {
   double seconds = 3;
   int rounds = 3;
   std::vector<int> connections = {1, 8, 32};
   int server_threads = 32;
   int queue_threads = 8;
+  std::vector<Mode> modes = {Mode::last_resort, Mode::one_time};
   std::string dir = "/tmp";
   std::string log_level = "warn";
 };
@@ -70,6 +74,7 @@ class BareServer {
       : server_([cert, key](SSL_CTX& ctx) { return setup_tls(ctx, cert, key); }) {
     if (!server_.is_valid()) throw std::runtime_error("the bare server cannot set up TLS");
     server_.set_tcp_nodelay(true);  // as api/http_server.cc
+    const auto deepen_accept_queue = api::prepare_listen_socket(server_);
     server_.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
     server_.set_payload_max_length(1 << 20);
     server_.set_read_timeout(10, 0);
@@ -80,7 +85,7 @@ class BareServer {
                   response.set_content(*body_.load(std::memory_order_acquire), "application/json");
                 });
     port_ = server_.bind_to_any_port("127.0.0.1");
-    if (port_ < 0) throw std::runtime_error("the bare server cannot listen");
+    if (port_ < 0 || !deepen_accept_queue()) throw std::runtime_error("the bare server cannot listen");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
@@ -106,7 +111,6 @@ class BareServer {
   std::thread thread_;
 };
 
-enum class Mode { one_time, last_resort };
 
 const char* mode_name(Mode mode) { return mode == Mode::one_time ? "with one-time key" : "last-resort only"; }
 
@@ -262,7 +266,7 @@ int run(const Options& options) {
   double supply_rate = 100;  // fetches/s to stock one-time keys for: the fastest real rate seen
   for (const int connections : options.connections) {
     const bool warm_up = connections <= options.server_threads;
-    for (const Mode mode : {Mode::last_resort, Mode::one_time}) {
+    for (const Mode mode : options.modes) {
       bare.set_body_size(mode == Mode::one_time ? ot_size : lr_size);
       Row row;
       int reruns = 0;
@@ -341,6 +345,10 @@ int main(int argc, char** argv) {
         app.add_option("--queue-threads", options.queue_threads, "worker threads for the queueing case (0 skips it)")
             ->check(CLI::Range(0, 4096))
             ->capture_default_str();
+        app.add_option("--bundles", options.modes, "kinds of bundle, comma-separated: last-resort, one-time")
+            ->delimiter(',')
+            ->transform(CLI::CheckedTransformer(
+                std::map<std::string, Mode>{{"last-resort", Mode::last_resort}, {"one-time", Mode::one_time}}));
         app.add_flag_callback("--client-nagle", [] { client_nodelay() = false; }, "clients without TCP_NODELAY");
         app.add_option("--dir", options.dir, "where the run's data goes")->capture_default_str();
         app.add_option("--log-level", options.log_level, "the servers' log level")->capture_default_str();
