@@ -26,14 +26,12 @@ audit::Hash hash_from_db(std::span<const std::uint8_t> bytes, const char* what) 
   return hash;
 }
 
-// Deletes every stored prekey of `kind` (and, for one-time kinds, their batch).
+// Deletes every stored prekey of `kind` (and, for one-time kinds, their batch and claim cursor).
 void delete_prekeys(Connection& connection, std::int64_t device_id, PrekeyKind kind) {
-  {
-    StatementUse remove(connection, "DELETE FROM prekeys WHERE device_id = ? AND kind = ?");
-    remove->bind(1, device_id).bind(2, to_string(kind)).run();
-  }
-  if (is_one_time(kind)) {
-    StatementUse remove(connection, "DELETE FROM prekey_batches WHERE device_id = ? AND kind = ?");
+  std::vector<std::string_view> tables = {"prekeys"};
+  if (is_one_time(kind)) tables.insert(tables.end(), {"prekey_batches", "one_time_claims"});
+  for (const std::string_view table : tables) {
+    StatementUse remove(connection, "DELETE FROM " + std::string(table) + " WHERE device_id = ? AND kind = ?");
     remove->bind(1, device_id).bind(2, to_string(kind)).run();
   }
 }
@@ -175,27 +173,6 @@ void replace_batch(Connection& connection, std::int64_t device_id, PrekeyKind ki
     insert_prekey(connection, device_id, kind, keys[i], log_index,
                   std::pair(batch_id, static_cast<std::int64_t>(i)));
   }
-}
-
-void restore_one_time_prekey(Connection& connection, std::int64_t device_id, const StoredPrekey& key) {
-  if (!key.batch) corrupt("one-time prekey (no batch) to restore");
-  std::vector<std::uint8_t> leaf_hashes;
-  for (const audit::Hash& hash : key.batch->leaf_hashes) leaf_hashes.insert(leaf_hashes.end(), hash.begin(), hash.end());
-  {
-    StatementUse insert(connection,
-                        "INSERT INTO prekey_batches (device_id, log_index, kind, leaf_hashes) VALUES (?, ?, ?, ?) "
-                        "ON CONFLICT (device_id, log_index, kind) DO NOTHING");
-    insert->bind(1, device_id).bind(2, to_db(key.log_index)).bind(3, to_string(key.kind)).bind_static(4, leaf_hashes).run();
-  }
-  std::int64_t batch_id = 0;
-  {
-    StatementUse select(connection, "SELECT id FROM prekey_batches WHERE device_id = ? AND log_index = ? AND kind = ?");
-    select->bind(1, device_id).bind(2, to_db(key.log_index)).bind(3, to_string(key.kind));
-    if (!select->step()) corrupt("prekey batch (vanished while restoring)");
-    batch_id = select->column_int(0);
-  }
-  insert_prekey(connection, device_id, key.kind, key.key, key.log_index,
-                std::pair(batch_id, static_cast<std::int64_t>(key.batch->index)));
 }
 
 std::vector<audit::Hash> read_batch_leaves(Connection& connection, std::int64_t batch_id) {

@@ -54,17 +54,12 @@ DeviceRow require_device(sqlite::Connection& connection, std::string_view accoun
 DeviceRow require_active_device(sqlite::Connection& connection, std::string_view account,
                                 std::string_view device);
 
-// Replace every stored prekey of `kind` (and for one-time kinds their batch) with the given key
+// Replace every stored prekey of `kind` (and for one-time kinds their batch and claim cursor) with the given key
 // or batch, published by log entry `log_index`.
 void replace_single(sqlite::Connection& connection, std::int64_t device_id, PrekeyKind kind,
                     const audit::SignedPrekey& key, std::uint64_t log_index);
 void replace_batch(sqlite::Connection& connection, std::int64_t device_id, PrekeyKind kind,
                    const std::vector<audit::SignedPrekey>& keys, std::uint64_t log_index);
-
-// Puts a one-time prekey claimed earlier back (with its batch row, recreated if the claim removed
-// it). For keys claimed ahead and never handed out.
-void restore_one_time_prekey(sqlite::Connection& connection, std::int64_t device_id,
-                             const StoredPrekey& key);
 
 // The leaf hashes of batch `batch_id`.
 std::vector<audit::Hash> read_batch_leaves(sqlite::Connection& connection, std::int64_t batch_id);

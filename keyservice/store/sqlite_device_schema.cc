@@ -1,5 +1,7 @@
 #include "keyservice/store/sqlite_device_schema.h"
 
+#include <spdlog/spdlog.h>
+
 #include <optional>
 #include <string_view>
 
@@ -11,8 +13,8 @@ namespace {
 constexpr std::string_view kSchemaName = "escrowless.devices";
 
 // The CHECKs repeat what the code checks before writing, so that a bug or a hand edit can't
-// store a row the readers would have to refuse.
-constexpr const char* kSchema = R"sql(
+// store a row the readers would have to refuse. Version 1:
+constexpr const char* kVersion1 = R"sql(
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
   value TEXT NOT NULL
@@ -74,6 +76,21 @@ CREATE UNIQUE INDEX prekeys_current ON prekeys (device_id, kind)
 CREATE INDEX prekeys_batch ON prekeys (batch_id);
 )sql";
 
+// Version 2 adds how far each device's stored one-time list of a kind has been claimed.
+// Its keys with key ids below next_key_id are gone (handed out, or claimed ahead into a running
+// server's memory) though their rows stay until the list is replaced or the device revoked, so
+// a claim writes this one small row instead of deleting a row from the table and two indexes
+// per key. log_index names the list (its prekeys.signed entry). No row: nothing claimed.
+constexpr const char* kAddedInVersion2 = R"sql(
+CREATE TABLE one_time_claims (
+  device_id   INTEGER NOT NULL REFERENCES devices (id),
+  kind        TEXT NOT NULL CHECK (kind IN ('one_time_prekey', 'pq_one_time_prekey')),
+  log_index   INTEGER NOT NULL,
+  next_key_id INTEGER NOT NULL CHECK (next_key_id BETWEEN 0 AND 4294967296),
+  PRIMARY KEY (device_id, kind)
+) WITHOUT ROWID;
+)sql";
+
 std::optional<std::string> meta(sqlite::Database& db, std::string_view key) {
   auto statement = db.prepare("SELECT value FROM meta WHERE key = ?");
   statement.bind(1, key);
@@ -97,7 +114,8 @@ void prepare_device_schema(sqlite::Database& db, const std::string& path, bool c
   if (count(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'") == 0) {
     if (!create) refuse(path, "it has no schema");
     if (count(db, "SELECT count(*) FROM sqlite_master") != 0) refuse(path, "it holds other tables");
-    db.exec(kSchema);
+    db.exec(kVersion1);
+    db.exec(kAddedInVersion2);
     auto insert = db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)");
     insert.bind(1, std::string_view("schema")).bind(2, kSchemaName).run();
     insert.bind(1, std::string_view("schema_version"))
@@ -107,7 +125,13 @@ void prepare_device_schema(sqlite::Database& db, const std::string& path, bool c
   }
   const auto name = meta(db, "schema");
   if (name != kSchemaName) refuse(path, "its meta table names no devices schema");
-  const auto version = meta(db, "schema_version");
+  auto version = meta(db, "schema_version");
+  if (version == "1") {
+    db.exec(kAddedInVersion2);
+    db.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
+    spdlog::info("{}: devices schema upgraded from version 1 to 2 (one-time prekey claim cursors)", path);
+    version = "2";
+  }
   if (version != std::to_string(kDeviceSchemaVersion)) {
     refuse(path, "its schema version is " + version.value_or("missing") + ", this build reads " +
                      std::to_string(kDeviceSchemaVersion));

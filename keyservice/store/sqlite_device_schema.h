@@ -8,10 +8,11 @@
 
 namespace escrowless::keyservice {
 
-inline constexpr int kDeviceSchemaVersion = 1;
+inline constexpr int kDeviceSchemaVersion = 2;
 
 // Inside a write transaction on `db`: checks that the file holds the devices schema of
-// kDeviceSchemaVersion, or creates it when `create` is set and the file holds no tables at all.
+// kDeviceSchemaVersion, upgrading a file of version 1 in place (the caller's transaction), or
+// creates it when `create` is set and the file holds no tables at all.
 // Throws Error(integrity) naming `path` otherwise (another database, or another version).
 void prepare_device_schema(sqlite::Database& db, const std::string& path, bool create);
 

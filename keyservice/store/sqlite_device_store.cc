@@ -8,7 +8,6 @@
 #include <exception>
 #include <filesystem>
 #include <limits>
-#include <numeric>
 #include <string>
 #include <utility>
 
@@ -36,21 +35,35 @@ const std::string kFindByCredential =
     "WHERE c.sha256 = ? AND d.revoked_index IS NULL";
 const std::string kListDevices = "SELECT " + std::string(kDeviceColumns) +
                                  " FROM devices d WHERE d.account = ? ORDER BY d.enrolled_index";
-// Removes the ?3 one-time keys of a kind with the lowest key ids (the primary key's order).
-const std::string kClaim =
-    "DELETE FROM prekeys WHERE device_id = ?1 AND kind = ?2 AND key_id IN "
-    "(SELECT key_id FROM prekeys WHERE device_id = ?1 AND kind = ?2 ORDER BY key_id LIMIT ?3) "
-    "RETURNING " + std::string(kPrekeyColumns) + ", batch_id, batch_index";
+// The ?4 unclaimed one-time keys of a kind from key id ?3 (the claim cursor) on, lowest first
+// (the primary key's order).
+const std::string kClaim = "SELECT " + std::string(kPrekeyColumns) +
+                           ", batch_id, batch_index FROM prekeys WHERE device_id = ?1 AND kind = ?2 "
+                           "AND key_id >= ?3 ORDER BY key_id LIMIT ?4";
+const std::string kClaimCursor = "SELECT next_key_id FROM one_time_claims WHERE device_id = ? AND kind = ?";
+// Keys below a list's claim cursor are gone (claimed), though their rows stay until the list is
+// replaced.
+const std::string kCountUnclaimed =
+    "SELECT count(*) FROM prekeys WHERE device_id = ?1 AND kind = ?2 AND key_id >= "
+    "coalesce((SELECT next_key_id FROM one_time_claims WHERE device_id = ?1 AND kind = ?2), 0)";
+
+// Whether device `d` has an unclaimed one-time key of `kind`: one probe of the primary key from
+// the claim cursor on.
+std::string unclaimed_exists(std::string_view kind) {
+  const std::string quoted = "'" + std::string(kind) + "'";
+  return "EXISTS (SELECT 1 FROM prekeys o WHERE o.device_id = d.id AND o.kind = " + quoted +
+         " AND o.key_id >= coalesce((SELECT c.next_key_id FROM one_time_claims c WHERE c.device_id = d.id AND "
+         "c.kind = " + quoted + "), 0))";
+}
 const std::string kCurrentPrekeys = "SELECT kind, " + std::string(kPrekeyColumns) +
                                     " FROM prekeys WHERE device_id = ? AND kind IN "
                                     "('signed_prekey', 'pq_last_resort_prekey')";
-// take_bundle()'s read: the device, whether it has one-time keys of each kind stored, and its
-// current prekeys, one row each (columns kind and kPrekeyColumns), or one row with NULLs there if
-// it has none.
+// take_bundle()'s read: the device, whether it has unclaimed one-time keys of each kind, and
+// its current prekeys, one row each (columns kind and kPrekeyColumns), or one row with NULLs
+// there if it has none.
 const std::string kBundleSnapshot =
-    "SELECT " + std::string(kDeviceColumns) +
-    ", EXISTS (SELECT 1 FROM prekeys o WHERE o.device_id = d.id AND o.kind = 'one_time_prekey')"
-    ", EXISTS (SELECT 1 FROM prekeys o WHERE o.device_id = d.id AND o.kind = 'pq_one_time_prekey')"
+    "SELECT " + std::string(kDeviceColumns) + ", " + unclaimed_exists("one_time_prekey") + ", " +
+    unclaimed_exists("pq_one_time_prekey") +
     ", p.kind, p.key_id, p.public_key, p.signature, p.log_index FROM devices d LEFT JOIN prekeys p "
     "ON p.device_id = d.id AND p.kind IN ('signed_prekey', 'pq_last_resort_prekey') "
     "WHERE d.account = ? AND d.device = ?";
@@ -70,16 +83,13 @@ CurrentPrekeys current_in(Connection& connection, std::int64_t device_id) {
 }
 
 OneTimePrekeyCounts counts_in(Connection& connection, std::int64_t device_id) {
-  StatementUse select(connection,
-                      "SELECT kind, count(*) FROM prekeys WHERE device_id = ? AND kind IN "
-                      "('one_time_prekey', 'pq_one_time_prekey') GROUP BY kind");
-  select->bind(1, device_id);
   OneTimePrekeyCounts counts;
-  while (select->step()) {
-    const auto count = index_from_db(select->column_int(1), "prekey count");
-    (kind_from_db(select->column_text(0)) == PrekeyKind::one_time_prekey ? counts.one_time
-                                                                         : counts.pq_one_time) =
-        count;
+  for (auto [kind, count] : {std::pair{PrekeyKind::one_time_prekey, &counts.one_time},
+                             std::pair{PrekeyKind::pq_one_time_prekey, &counts.pq_one_time}}) {
+    StatementUse select(connection, kCountUnclaimed);
+    select->bind(1, device_id).bind(2, to_string(kind));
+    select->step();
+    *count = index_from_db(select->column_int(0), "prekey count");
   }
   return counts;
 }
@@ -93,9 +103,15 @@ bool exists(Connection& connection, std::string_view sql, const Bind& bind) {
 
 }  // namespace
 
-std::vector<SqliteDeviceStore::ReservedKey> SqliteDeviceStore::claim_in(Connection& connection,
-                                                                       std::int64_t device_id,
-                                                                       PrekeyKind kind, std::size_t limit) {
+SqliteDeviceStore::Claim SqliteDeviceStore::claim_in(Connection& connection, std::int64_t device_id,
+                                                    PrekeyKind kind, std::size_t limit) {
+  Claim result;
+  {
+    StatementUse select(connection, kClaimCursor);
+    select->bind(1, device_id).bind(2, to_string(kind));
+    if (select->step()) result.from = select->column_int(0);
+  }
+  result.to = result.from;
   struct Claimed {
     StoredPrekey key;
     std::int64_t batch_id = 0;
@@ -103,21 +119,27 @@ std::vector<SqliteDeviceStore::ReservedKey> SqliteDeviceStore::claim_in(Connecti
   };
   std::vector<Claimed> claimed;
   {
-    StatementUse remove(connection, kClaim);
-    remove->bind(1, device_id).bind(2, to_string(kind)).bind(3, static_cast<std::int64_t>(limit));
-    while (remove->step()) {
-      if (remove->column_is_null(4) || remove->column_is_null(5)) corrupt("one-time prekey");
-      claimed.push_back({read_prekey(*remove, 0, kind), remove->column_int(4), remove->column_int(5)});
+    StatementUse select(connection, kClaim);
+    select->bind(1, device_id)
+        .bind(2, to_string(kind))
+        .bind(3, result.from)
+        .bind(4, static_cast<std::int64_t>(limit));
+    while (select->step()) {
+      if (select->column_is_null(4) || select->column_is_null(5)) corrupt("one-time prekey");
+      claimed.push_back({read_prekey(*select, 0, kind), select->column_int(4), select->column_int(5)});
     }
   }
-  // RETURNING has no defined order. Sorted through indices: sorting the rows themselves moves
-  // their empty std::optional batches, which GCC 12 at -O1 with ThreadSanitizer wrongly reports
-  // as maybe uninitialized (an error with -Werror in scripts/test --tsan).
-  std::vector<std::size_t> order(claimed.size());
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  std::sort(order.begin(), order.end(), [&claimed](std::size_t a, std::size_t b) {
-    return claimed[a].key.key.key_id < claimed[b].key.key.key_id;
-  });
+  if (claimed.empty()) return result;
+  // The one durable write of the claim: the cursor moves past the last key taken.
+  const StoredPrekey& last = claimed.back().key;
+  result.to = std::int64_t{last.key.key_id} + 1;
+  {
+    StatementUse upsert(connection,
+                        "INSERT INTO one_time_claims (device_id, kind, log_index, next_key_id) VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT (device_id, kind) DO UPDATE SET log_index = excluded.log_index, "
+                        "next_key_id = excluded.next_key_id");
+    upsert->bind(1, device_id).bind(2, to_string(kind)).bind(3, to_db(last.log_index)).bind(4, result.to).run();
+  }
   // Each batch's leaves read once, shared by its keys, and counted against the bound in equal
   // shares.
   struct Batch {
@@ -129,9 +151,7 @@ std::vector<SqliteDeviceStore::ReservedKey> SqliteDeviceStore::claim_in(Connecti
   for (auto& [batch_id, batch] : batches) {
     batch.leaves = std::make_shared<const std::vector<audit::Hash>>(read_batch_leaves(connection, batch_id));
   }
-  std::vector<ReservedKey> keys;
-  for (const std::size_t i : order) {
-    Claimed& c = claimed[i];
+  for (Claimed& c : claimed) {
     const Batch& batch = batches.at(c.batch_id);
     if (c.batch_index < 0 || static_cast<std::uint64_t>(c.batch_index) >= batch.leaves->size()) {
       corrupt("prekey batch index");
@@ -139,16 +159,9 @@ std::vector<SqliteDeviceStore::ReservedKey> SqliteDeviceStore::claim_in(Connecti
     constexpr std::size_t kHeapBlock = 16;  // malloc's overhead per allocation, about
     const std::size_t bytes = sizeof(ReservedKey) + c.key.key.public_key.size() + c.key.key.signature.size() +
                               2 * kHeapBlock + (batch.leaves->size() * audit::kHashSize) / batch.keys + 1;
-    keys.push_back({std::move(c.key), batch.leaves, static_cast<std::uint32_t>(c.batch_index), bytes});
+    result.keys.push_back({std::move(c.key), batch.leaves, static_cast<std::uint32_t>(c.batch_index), bytes});
   }
-  for (const auto& [batch_id, batch] : batches) {
-    // The batch goes with its last key.
-    StatementUse remove(connection,
-                        "DELETE FROM prekey_batches WHERE id = ?1 AND "
-                        "NOT EXISTS (SELECT 1 FROM prekeys WHERE batch_id = ?1)");
-    remove->bind(1, batch_id).run();
-  }
-  return keys;
+  return result;
 }
 
 StoredPrekey SqliteDeviceStore::ReservedKey::hand_out() && {
@@ -200,19 +213,38 @@ void SqliteDeviceStore::return_reserves() {
   if (reserves_.empty()) return;
   auto connection = pool_.acquire();
   sqlite::Transaction transaction(connection->db());
-  std::size_t returned = 0;
-  for (auto& [device_row, reserve] : reserves_) {
-    for (Queue* queue : {&reserve.one_time, &reserve.pq_one_time}) {
-      for (ReservedKey& key : queue->keys) {
-        restore_one_time_prekey(*connection, device_row, ReservedKey(key).hand_out());
-        ++returned;
-      }
+  std::size_t returned = 0, lost = 0;
+  for (const auto& [device_row, reserve] : reserves_) {
+    for (const auto& [queue, kind] : {std::pair{&reserve.one_time, PrekeyKind::one_time_prekey},
+                                      std::pair{&reserve.pq_one_time, PrekeyKind::pq_one_time_prekey}}) {
+      if (queue->keys.empty()) continue;
+      // Moving the cursor back gives back every key from there to where it is. That is safe only
+      // for keys of the last run of our claims, and only if no one (another store or process)
+      // has claimed since: then all of them are still here. Older keys stay claimed (lost).
+      const std::int64_t back_to = std::max<std::int64_t>(queue->keys.front().key.key.key_id, queue->run_start);
+      StatementUse rewind(*connection,
+                          "UPDATE one_time_claims SET next_key_id = ? WHERE device_id = ? AND kind = ? AND "
+                          "log_index = ? AND next_key_id = ?");
+      rewind->bind(1, back_to)
+          .bind(2, device_row)
+          .bind(3, to_string(kind))
+          .bind(4, to_db(queue->keys.front().key.log_index))
+          .bind(5, queue->run_end)
+          .run();
+      const auto in_run = static_cast<std::size_t>(std::count_if(
+          queue->keys.begin(), queue->keys.end(), [&](const ReservedKey& key) { return key.key.key.key_id >= back_to; }));
+      const std::size_t back = sqlite3_changes(connection->db().handle()) == 1 ? in_run : 0;
+      returned += back;
+      lost += queue->keys.size() - back;
     }
   }
   transaction.commit();
   reserves_.clear();
   reserved_bytes_ = 0;
   spdlog::debug("{} one-time prekeys claimed ahead were put back", returned);
+  if (lost > 0) {
+    spdlog::info("{} one-time prekeys claimed ahead stay claimed: another store claimed after them", lost);
+  }
 }
 
 void SqliteDeviceStore::add_device(const Device& device, const audit::Hash& credential_sha256) {
@@ -332,7 +364,7 @@ void SqliteDeviceStore::revoke_device(std::string_view account, std::string_view
   }
   for (const std::string_view sql :
        {"DELETE FROM credentials WHERE device_id = ?", "DELETE FROM prekeys WHERE device_id = ?",
-        "DELETE FROM prekey_batches WHERE device_id = ?"}) {
+        "DELETE FROM prekey_batches WHERE device_id = ?", "DELETE FROM one_time_claims WHERE device_id = ?"}) {
     StatementUse remove(*connection, sql);
     remove->bind(1, row.id).run();
   }
@@ -406,10 +438,10 @@ std::optional<StoredPrekey> SqliteDeviceStore::claim_one_time_prekey(std::string
   // in this process or another, can claim between our choice of key and its deletion.
   sqlite::Transaction transaction(connection->db());
   const DeviceRow row = require_active_device(*connection, account, device);
-  std::vector<ReservedKey> claimed = claim_in(*connection, row.id, kind, 1);
-  if (claimed.empty()) return std::nullopt;  // nothing changed; the transaction rolls back
+  Claim claim = claim_in(*connection, row.id, kind, 1);
+  if (claim.keys.empty()) return std::nullopt;  // nothing changed; the transaction rolls back
   transaction.commit();
-  return std::move(claimed.front()).hand_out();
+  return std::move(claim.keys.front()).hand_out();
 }
 
 CurrentPrekeys SqliteDeviceStore::current_prekeys(std::string_view account,
@@ -563,7 +595,7 @@ void SqliteDeviceStore::run_refiller() {
 void SqliteDeviceStore::write_claims(const std::vector<ClaimRequest*>& group) {
   struct Claimed {
     std::int64_t row_id = 0;
-    std::vector<ReservedKey> x25519, pq;
+    Claim x25519, pq;
   };
   std::vector<Claimed> claimed(group.size());
   const std::lock_guard writing(write_mutex_);
@@ -598,23 +630,23 @@ void SqliteDeviceStore::write_claims(const std::vector<ClaimRequest*>& group) {
         request.current = current_in(connection, row.id);
         auto [spare_x25519, spare_pq] = spare[row.id];
         const auto claim = [&](bool wanted, std::size_t& spare_keys, PrekeyKind kind) {
-          std::vector<ReservedKey> keys;
-          if (!wanted) return keys;
+          Claim made;
+          if (!wanted) return made;
           if (request.take && spare_keys > 0) {
             --spare_keys;
           } else {
-            keys = claim_in(connection, row.id, kind, request.ahead);
-            spare_keys += keys.size() - (request.take && !keys.empty() ? 1 : 0);
+            made = claim_in(connection, row.id, kind, request.ahead);
+            spare_keys += made.keys.size() - (request.take && !made.keys.empty() ? 1 : 0);
           }
-          return keys;
+          return made;
         };
         claimed[i] = {row.id, claim(request.x25519, spare_x25519, PrekeyKind::one_time_prekey),
                       claim(request.pq, spare_pq, PrekeyKind::pq_one_time_prekey)};
         connection.db().exec("RELEASE claim");
         {
           const std::lock_guard reserved(reserve_mutex_);
-          if (!claimed[i].x25519.empty()) in_flight_.insert({row.id, PrekeyKind::one_time_prekey});
-          if (!claimed[i].pq.empty()) in_flight_.insert({row.id, PrekeyKind::pq_one_time_prekey});
+          if (!claimed[i].x25519.keys.empty()) in_flight_.insert({row.id, PrekeyKind::one_time_prekey});
+          if (!claimed[i].pq.keys.empty()) in_flight_.insert({row.id, PrekeyKind::pq_one_time_prekey});
         }
         spare[row.id] = {spare_x25519, spare_pq};
       } catch (...) {
@@ -705,8 +737,11 @@ OneTimePrekeyCounts SqliteDeviceStore::reserved(std::int64_t device_row) {
   return {found->second.one_time.keys.size(), found->second.pq_one_time.keys.size()};
 }
 
-void SqliteDeviceStore::add_to_reserve(Queue& queue, std::vector<ReservedKey> claimed) {
-  for (ReservedKey& key : claimed) {
+void SqliteDeviceStore::add_to_reserve(Queue& queue, Claim claimed) {
+  if (claimed.keys.empty()) return;
+  if (claimed.from != queue.run_end) queue.run_start = claimed.keys.front().key.key.key_id;  // a new run
+  queue.run_end = claimed.to;
+  for (ReservedKey& key : claimed.keys) {
     reserved_bytes_ += key.bytes;
     queue.keys.push_back(std::move(key));
   }

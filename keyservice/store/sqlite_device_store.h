@@ -1,24 +1,30 @@
 // DeviceStore in one SQLite file, devices.db (WAL, synchronous=FULL), beside the log's log.db.
-// Schema version 1 (sqlite_device_schema.h), recorded in `meta` and checked on open:
+// Schema version 2 (sqlite_device_schema.h), recorded in `meta` and checked on open (a version 1
+// file is upgraded in place):
 //
-//   meta(key, value)            "schema" = "escrowless.devices", "schema_version" = "1"
+//   meta(key, value)            "schema" = "escrowless.devices", "schema_version" = "2"
 //   devices(id, account, device, algorithm, token_key_id, public_key, public_key_sha256,
 //           enrolled_index, enrolled_time, revoked_index, revoked_time, prekeys_index)
 //   credentials(sha256, device_id)          one per active device; deleted on revocation
 //   prekey_batches(id, device_id, log_index, kind, leaf_hashes)   one per stored one-time batch:
-//                      audit::prekey_batch_leaf_hash of each key in upload order, concatenated;
-//                      deleted with the batch's last key
+//                      audit::prekey_batch_leaf_hash of each key in upload order, concatenated
 //   prekeys(device_id, kind, key_id, public_key, signature, log_index, batch_id, batch_index)
+//   one_time_claims(device_id, kind, log_index, next_key_id)   the claim cursor of a one-time
+//                      list (log_index: its entry): its keys below next_key_id are claimed
 //
 // Times are milliseconds since the Unix epoch; kinds are audit::to_string(PrekeyKind). prekeys
 // has one row per stored key, keyed (device_id, kind, key_id), with at most one signed and one
 // last-resort prekey per device (a partial unique index).
 //
+// A one-time list's rows (and its batch) stay until the list is replaced or the device revoked;
+// claimed keys are those below the cursor.
+//
 // Each call borrows its own connection (sqlite_pool.h) and runs in one transaction: BEGIN
-// IMMEDIATE for writes, one statement or a read snapshot for reads. A one-time prekey claim is
-// one `DELETE ... RETURNING` of the lowest key id inside BEGIN IMMEDIATE, so SQLite's write
-// lock, not a mutex of ours, makes each key go out once across threads, store objects and
-// processes.
+// IMMEDIATE for writes, one statement or a read snapshot for reads. A one-time prekey claim
+// reads the cursor and the next keys from it, lowest key id first, and moves the cursor past
+// them, all inside BEGIN IMMEDIATE, so SQLite's write lock, not a mutex of ours, makes each key
+// go out once across threads, store objects and processes. Moving one cursor writes one small
+// row where deleting the keys wrote a table and two index pages each.
 //
 // Credential lookup is an index lookup on SHA-256 of a 256-bit random secret. Its timing can at
 // most reveal how many leading bytes of the presented hash match a stored hash; an attacker
@@ -104,11 +110,11 @@ class SqliteDeviceStore final : public DeviceStore {
 
   // One-time prekeys claimed ahead: a bundle that needs a one-time key claims up to kClaimAhead
   // of each kind in one durable transaction and hands the rest out from memory, so fetches pay
-  // one fsync per kClaimAhead keys instead of one each. A key is deleted from the database before
-  // it is handed out, so none is ever handed out twice; a crash loses the reserve (at most
-  // kClaimAhead keys of each kind per device, which devices replenish as they do any other
-  // shortfall). Uploads replacing a list and revocations drop the device's reserve; a clean
-  // shutdown puts what is left back.
+  // one fsync per kClaimAhead keys instead of one each. A key is claimed in the database (its
+  // list's cursor moved past it) before it is handed out, so none is ever handed out twice; a
+  // crash loses the reserve (at most kClaimAhead keys of each kind per device, which devices
+  // replenish as they do any other shortfall). Uploads replacing a list and revocations drop the
+  // device's reserve; a clean shutdown puts what is left back by moving the cursor back.
   //
   // A one-time prekey claimed ahead. The keys of one claim from one batch share that batch's
   // leaf hashes (3.2 to 4.5 KB for a batch of 100), so a reserved key holds little more than
@@ -120,13 +126,20 @@ class SqliteDeviceStore final : public DeviceStore {
     std::size_t bytes = 0;  // what it counts against the bound
     StoredPrekey hand_out() &&;
   };
-  // Up to `limit` one-time prekeys of `kind`, lowest key ids first, removed from the database
-  // with their batch positions (and each batch whose last key they were). The caller holds a
-  // write transaction.
-  static std::vector<ReservedKey> claim_in(sqlite::Connection& connection, std::int64_t device_id,
-                                           PrekeyKind kind, std::size_t limit);
+  // Up to `limit` unclaimed one-time prekeys of `kind`, lowest key ids first, with their batch
+  // positions, claimed: the list's cursor moved from `from` to `to` (equal if none was left).
+  // The caller holds a write transaction.
+  struct Claim {
+    std::vector<ReservedKey> keys;
+    std::int64_t from = 0, to = 0;
+  };
+  static Claim claim_in(sqlite::Connection& connection, std::int64_t device_id, PrekeyKind kind,
+                        std::size_t limit);
   struct Queue {
     std::deque<ReservedKey> keys;  // lowest key id first
+    // The latest run of this store's claims with no one else's in between: its first key id, and
+    // the cursor its last claim left (-1: none). What is left of it can be given back.
+    std::int64_t run_start = 0, run_end = -1;
   };
   struct Reserve {
     Queue one_time, pq_one_time;
@@ -178,9 +191,9 @@ class SqliteDeviceStore final : public DeviceStore {
   void drop_reserve(std::int64_t device_row, bool one_time, bool pq_one_time);
   void return_reserves();
   OneTimePrekeyCounts reserved(std::int64_t device_row);
-  // Under reserve_mutex_: add_to_reserve appends claimed keys to a queue, take_reserved hands out
-  // its first key (nullopt if empty), both keeping reserved_bytes_.
-  void add_to_reserve(Queue& queue, std::vector<ReservedKey> claimed);
+  // Under reserve_mutex_: add_to_reserve appends a claim to a queue, take_reserved hands out its
+  // first key (nullopt if empty), both keeping reserved_bytes_.
+  void add_to_reserve(Queue& queue, Claim claimed);
   std::optional<StoredPrekey> take_reserved(Queue& queue);
   const std::size_t max_reserved_bytes_;
   std::mutex reserve_mutex_;  // after write_mutex_ when both are held

@@ -131,6 +131,17 @@ std::int64_t rows(const std::string& path, const std::string& table) {
   return count.column_int(0);
 }
 
+// Prekeys in devices.db that are not claimed: current keys, and one-time keys at or past their
+// list's claim cursor (claimed ones stay as rows, below it, until the list is replaced).
+std::int64_t unclaimed_prekeys(const std::string& path) {
+  auto db = keyservice::sqlite::Database::open(path, false);
+  auto count = db.prepare(
+      "SELECT count(*) FROM prekeys p LEFT JOIN one_time_claims c ON c.device_id = p.device_id AND "
+      "c.kind = p.kind WHERE p.key_id >= coalesce(c.next_key_id, 0)");
+  count.step();
+  return count.column_int(0);
+}
+
 // The kind and message of the keyservice::Error that f throws; nullopt if it throws none.
 struct Failure {
   ErrorKind kind;
@@ -314,6 +325,7 @@ TEST_CASE("device store: revocation invalidates the credential and deletes the p
   CHECK(rows(f.path, "credentials") == 1);  // the laptop's
   CHECK(rows(f.path, "prekeys") == 0);
   CHECK(rows(f.path, "prekey_batches") == 0);
+  CHECK(rows(f.path, "one_time_claims") == 0);
 
   CHECK(kind_of([&] {
           f.store->revoke_device("alice", "phone", Revocation{8, time_at(8)});
@@ -378,7 +390,8 @@ TEST_CASE("device store: one-time prekeys are claimed once each and lowest key i
   }
   CHECK(f.store->claim_one_time_prekey("alice", "phone", kOneTime) == std::nullopt);
   CHECK(f.store->claim_one_time_prekey("alice", "phone", kOneTime) == std::nullopt);
-  CHECK(rows(f.path, "prekey_batches") == 1);  // a batch goes with its last key
+  CHECK(unclaimed_prekeys(f.path) == 2);  // the ML-KEM ones
+  CHECK(rows(f.path, "prekey_batches") == 2);  // a batch stays until its list is replaced
 
   const auto pq = f.store->claim_one_time_prekey("alice", "phone", kPqOneTime);
   REQUIRE(pq);
@@ -453,9 +466,9 @@ TEST_CASE("device store: keys claimed ahead for bundles go out once each and in 
     check_claimed(*material.claimed.one_time, *upload.one_time_prekeys, 2);
     CHECK(f.store->count_one_time_prekeys("alice", "phone").one_time == 99 - id);
   }
-  // The database no longer holds what was claimed ahead: another store (a restarted process)
+  // The database has what was claimed ahead as claimed: another store (a restarted process)
   // never hands those keys out; it only sees the keys no one has claimed.
-  const std::int64_t in_database = rows(f.path, "prekeys");
+  const std::int64_t in_database = unclaimed_prekeys(f.path);
   CHECK(in_database < 30);
   auto restarted = SqliteDeviceStore::open(f.path, false);
   CHECK(restarted->count_one_time_prekeys("alice", "phone").one_time == static_cast<std::uint64_t>(in_database));
@@ -485,11 +498,11 @@ TEST_CASE("device store: a reserve running low is refilled before it runs out", 
   // The refiller claims the next kAhead in the background: the database loses them, the count
   // (database plus reserve) does not change.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (rows(f.path, "prekeys") > static_cast<std::int64_t>(2 + 100 - 2 * kAhead) &&
+  while (unclaimed_prekeys(f.path) > static_cast<std::int64_t>(2 + 100 - 2 * kAhead) &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  CHECK(rows(f.path, "prekeys") == static_cast<std::int64_t>(2 + 100 - 2 * kAhead));
+  CHECK(unclaimed_prekeys(f.path) == static_cast<std::int64_t>(2 + 100 - 2 * kAhead));
   CHECK(f.store->count_one_time_prekeys("alice", "phone").one_time == 100 - (kAhead - kLow));
   // The rest go out once each, in key id order, refills included, and then none.
   while (const auto key = f.store->take_bundle("alice", "phone").claimed.one_time) {
@@ -508,7 +521,7 @@ TEST_CASE("device store: a store closed cleanly puts the keys claimed ahead back
   const auto first = f.store->take_bundle("alice", "phone");
   REQUIRE(first.claimed.one_time);
   REQUIRE(first.claimed.pq_one_time);
-  CHECK(rows(f.path, "prekeys") < 10);  // claimed ahead: gone from the database
+  CHECK(unclaimed_prekeys(f.path) < 2 + 10);  // claimed ahead: claimed in the database
   f.store.reset();
 
   f.store = SqliteDeviceStore::open(f.path, false);
@@ -522,6 +535,39 @@ TEST_CASE("device store: a store closed cleanly puts the keys claimed ahead back
   }
   CHECK(ids.size() == 9);
   CHECK(ids.count(first.claimed.one_time->key.key_id) == 0);  // the one handed out stays out
+  CHECK_FALSE(f.store->take_bundle("alice", "phone").claimed.one_time);
+}
+
+TEST_CASE("device store: a clean close gives back only keys no other store claimed after", "[unit]") {
+  Fixture f;
+  f.store->add_device(make_device("alice", "phone", 1), credential_hash("alice/phone"));
+  f.store->store_prekeys("alice", "phone", full_upload(2, 100, 0));  // key ids 100 to 199
+  constexpr std::uint32_t kAhead = SqliteDeviceStore::kClaimAhead;
+  constexpr std::uint32_t kLow = SqliteDeviceStore::kRefillAt;
+  auto other = SqliteDeviceStore::open(f.path, false);
+
+  CHECK(f.store->take_bundle("alice", "phone").claimed.one_time->key.key_id == 100);  // claims 100 to 131
+  CHECK(other->take_bundle("alice", "phone").claimed.one_time->key.key_id == 100 + kAhead);
+  other.reset();  // gives back 133 to 163: no one claimed after it
+  CHECK(unclaimed_prekeys(f.path) == 2 + 100 - kAhead - 1);
+
+  // Taking all but kLow from the first claim makes f's refiller claim 133 to 164: a second run.
+  for (std::uint32_t id = 101; id < 100 + kAhead - kLow; ++id) {
+    CHECK(f.store->take_bundle("alice", "phone").claimed.one_time->key.key_id == id);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (unclaimed_prekeys(f.path) > 2 + 100 - 2 * kAhead - 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  REQUIRE(unclaimed_prekeys(f.path) == 2 + 100 - 2 * kAhead - 1);
+  // f holds 124 to 131 (first run) and 133 to 164 (second). Only the second can go back: moving
+  // the cursor to 124 would give back 132, which `other` handed out.
+  f.store.reset();
+  f.store = SqliteDeviceStore::open(f.path, false);
+  CHECK(f.store->count_one_time_prekeys("alice", "phone").one_time == 200 - (101 + kAhead));
+  for (std::uint32_t id = 101 + kAhead; id < 200; ++id) {
+    CHECK(f.store->take_bundle("alice", "phone").claimed.one_time->key.key_id == id);
+  }
   CHECK_FALSE(f.store->take_bundle("alice", "phone").claimed.one_time);
 }
 
@@ -542,10 +588,10 @@ TEST_CASE("device store: keys claimed ahead are bounded in memory across devices
   }
   int one_at_a_time = 0;
   for (int d = 0; d < kDevices; ++d) {
-    const std::int64_t rows_before = rows(path, "prekeys");
+    const std::int64_t rows_before = unclaimed_prekeys(path);
     const std::size_t bytes_before = store->reserved_bytes();
     REQUIRE(store->take_bundle("alice", "d" + std::to_string(d)).claimed.one_time);
-    const std::int64_t claimed = rows_before - rows(path, "prekeys");
+    const std::int64_t claimed = rows_before - unclaimed_prekeys(path);
     const bool past_bound = bytes_before >= kBound;
     CHECK(claimed == (past_bound ? 1 : static_cast<std::int64_t>(kAhead)));
     if (past_bound) {
@@ -569,7 +615,7 @@ TEST_CASE("device store: keys claimed ahead are bounded in memory across devices
     }
   }
   CHECK(store->reserved_bytes() == 0);
-  CHECK(rows(path, "prekeys") == 0);
+  CHECK(unclaimed_prekeys(path) == 0);
 }
 
 TEST_CASE("device store: a new list or a revocation drops the keys claimed ahead", "[unit]") {
@@ -612,6 +658,7 @@ TEST_CASE("device store: a new list of one kind replaces the stored one of that 
   CHECK(f.store->count_one_time_prekeys("alice", "phone") == OneTimePrekeyCounts{3, 5});
   CHECK(rows(f.path, "prekey_batches") == 2);  // the replaced batch is gone
   CHECK(rows(f.path, "prekeys") == 2 + 3 + 5);
+  CHECK(rows(f.path, "one_time_claims") == 0);  // and so is its claim cursor
   const CurrentPrekeys current = f.store->current_prekeys("alice", "phone");
   CHECK(current.signed_prekey->key == *first.signed_prekey);
   CHECK(current.signed_prekey->log_index == 2);
@@ -644,7 +691,8 @@ TEST_CASE("device store: a new list of one kind replaces the stored one of that 
         *fourth.pq_last_resort_prekey);
   CHECK(f.store->count_one_time_prekeys("alice", "phone") == OneTimePrekeyCounts{2, 1});
   CHECK(rows(f.path, "prekey_batches") == 2);
-  CHECK(rows(f.path, "prekeys") == 2 + 2 + 1);
+  CHECK(unclaimed_prekeys(f.path) == 2 + 2 + 1);
+  CHECK(rows(f.path, "prekeys") == 2 + 3 + 1);  // the X25519 key claimed stays until its list goes
 
   // Only a newer log entry replaces stored prekeys.
   for (const std::uint64_t index : {std::uint64_t{1}, std::uint64_t{6}, std::uint64_t{7}}) {
@@ -887,7 +935,8 @@ TEST_CASE("device store: bundles of many devices taken at once hand each key out
       CHECK(handed_out.count({d, kPqOneTime, 500 + i}) == 1);
     }
   }
-  CHECK(rows(f.path, "prekeys") == 2 * (kDevices - 1));  // each active device's current keys only
+  CHECK(unclaimed_prekeys(f.path) == 2 * (kDevices - 1));  // each active device's current keys only
+  CHECK(rows(f.path, "prekeys") == 2 * (kDevices - 1) + 200 * (kDevices - 1));  // and claimed ones, until replaced
   CHECK(kind_of([&] { second->take_bundle("alice", names[kVictim]); }) == ErrorKind::conflict);
 }
 
@@ -1042,6 +1091,37 @@ TEST_CASE("device store: reopening the database keeps everything", "[unit]") {
         OneTimePrekeyCounts{8, 4});
 }
 
+TEST_CASE("device store: a version 1 database is upgraded in place", "[unit]") {
+  Fixture f;
+  const PrekeyUpload upload = full_upload(2, 10, 3);
+  f.store->add_device(make_device("alice", "phone", 1), credential_hash("alice/phone"));
+  f.store->store_prekeys("alice", "phone", upload);
+  f.store.reset();
+  {
+    // What version 1 left: no claim cursors, and claimed keys (the lowest ids) deleted.
+    auto db = keyservice::sqlite::Database::open(f.path, false);
+    db.exec("DROP TABLE one_time_claims");
+    db.exec("DELETE FROM prekeys WHERE kind = 'one_time_prekey' AND key_id < 102");
+    db.exec("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+  }
+  f.store = SqliteDeviceStore::open(f.path, false);
+  CHECK(f.store->count_one_time_prekeys("alice", "phone") == OneTimePrekeyCounts{8, 3});
+  for (std::uint32_t id = 102; id < 110; ++id) {
+    const auto claimed = f.store->claim_one_time_prekey("alice", "phone", kOneTime);
+    REQUIRE(claimed);
+    CHECK(claimed->key.key_id == id);
+    check_claimed(*claimed, *upload.one_time_prekeys, 2);
+  }
+  CHECK_FALSE(f.store->claim_one_time_prekey("alice", "phone", kOneTime));
+  f.store.reset();
+  auto db = keyservice::sqlite::Database::open(f.path, false);
+  auto version = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'");
+  REQUIRE(version.step());
+  CHECK(version.column_text(0) == "2");
+  CHECK(rows(f.path, "one_time_claims") == 1);
+  CHECK(SqliteDeviceStore::open(f.path, false)->count_one_time_prekeys("alice", "phone") == OneTimePrekeyCounts{0, 3});
+}
+
 TEST_CASE("device store: a database of another schema version or kind is refused", "[unit]") {
   testing::TempDir dir;
   const std::string path = (dir.path() / "devices.db").string();
@@ -1049,13 +1129,13 @@ TEST_CASE("device store: a database of another schema version or kind is refused
   SqliteDeviceStore::open(path, true);
   {
     auto db = keyservice::sqlite::Database::open(path, false);
-    db.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
+    db.exec("UPDATE meta SET value = '3' WHERE key = 'schema_version'");
   }
   for (const bool create : {false, true}) {
     const auto failure = failure_of([&] { SqliteDeviceStore::open(path, create); });
     REQUIRE(failure);
     CHECK(failure->kind == ErrorKind::integrity);
-    CHECK(failure->message.find("schema version is 2, this build reads 1") != std::string::npos);
+    CHECK(failure->message.find("schema version is 3, this build reads 2") != std::string::npos);
   }
   {
     auto db = keyservice::sqlite::Database::open(path, false);
