@@ -135,16 +135,21 @@ std::vector<audit::Hash> BundleJson::batch_path(const keyservice::StoredPrekey& 
   const std::pair id{key.log_index, key.kind};  // one batch of a kind per prekeys.signed entry
   {
     const std::lock_guard lock(mutex_);
-    if (const auto found = batches_.find(id); found != batches_.end() && found->second->levels.front() == batch.leaf_hashes) {
-      const auto tree = found->second;
-      return tree->path(batch.index);
+    if (const auto found = batches_.find(id); found != batches_.end()) {
+      CachedBatch& cached = found->second;
+      // The keys of one claim share their leaves: comparing pointers is enough for all but the
+      // first key of each claim.
+      if (cached.leaves == batch.leaf_hashes || cached.tree->levels.front() == batch.leaves()) {
+        cached.leaves = batch.leaf_hashes;
+        return cached.tree->path(batch.index);
+      }
     }
   }
-  auto tree = std::make_shared<const BatchTree>(batch.leaf_hashes);
+  auto tree = std::make_shared<const BatchTree>(batch.leaves());
   std::vector<audit::Hash> path = tree->path(batch.index);
   const std::lock_guard lock(mutex_);
   if (batches_.size() >= kMaxBatches) batches_.clear();
-  batches_[id] = std::move(tree);
+  batches_[id] = {batch.leaf_hashes, std::move(tree)};
   return path;
 }
 

@@ -76,7 +76,11 @@ class BundleJson {
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<const DeviceParts>> devices_;  // by account, NUL, device
   std::map<std::uint64_t, std::shared_ptr<const EntryParts>> entries_;
-  std::map<std::pair<std::uint64_t, audit::PrekeyKind>, std::shared_ptr<const BatchTree>> batches_;
+  struct CachedBatch {
+    std::shared_ptr<const std::vector<audit::Hash>> leaves;  // as last handed out with a key
+    std::shared_ptr<const BatchTree> tree;
+  };
+  std::map<std::pair<std::uint64_t, audit::PrekeyKind>, CachedBatch> batches_;
   std::shared_ptr<const keyservice::TransparencyLog::SignedHead> head_;  // of note_json_
   std::string note_json_;
 };

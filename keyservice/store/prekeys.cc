@@ -47,20 +47,24 @@ void check_batch(std::string_view field, PrekeyKind kind,
 
 }  // namespace
 
-audit::Hash PrekeyBatchPosition::root() const { return audit::root_of(leaf_hashes); }
+const std::vector<audit::Hash>& PrekeyBatchPosition::leaves() const noexcept {
+  static const std::vector<audit::Hash> none;
+  return leaf_hashes ? *leaf_hashes : none;
+}
+
+audit::Hash PrekeyBatchPosition::root() const { return audit::root_of(leaves()); }
 
 std::vector<audit::Hash> PrekeyBatchPosition::path() const {
-  if (index >= leaf_hashes.size()) {
+  if (index >= count()) {
     throw Error(ErrorKind::internal, "batch position " + std::to_string(index) +
-                                         " is outside a batch of " +
-                                         std::to_string(leaf_hashes.size()));
+                                         " is outside a batch of " + std::to_string(count()));
   }
   // Every range of a proof shape is a whole subtree of the batch's tree, so its hash is the
   // MTH of its leaves.
   std::vector<audit::Hash> path;
-  const std::span<const audit::Hash> leaves(leaf_hashes);
-  for (const audit::LeafRange& range : audit::inclusion_proof_shape(index, leaf_hashes.size())) {
-    path.push_back(audit::root_of(leaves.subspan(range.begin, range.size())));
+  const std::span<const audit::Hash> all(leaves());
+  for (const audit::LeafRange& range : audit::inclusion_proof_shape(index, all.size())) {
+    path.push_back(audit::root_of(all.subspan(range.begin, range.size())));
   }
   return path;
 }

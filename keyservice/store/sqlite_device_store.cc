@@ -165,7 +165,7 @@ SqliteDeviceStore::Claim SqliteDeviceStore::claim_in(Connection& connection, std
 }
 
 StoredPrekey SqliteDeviceStore::ReservedKey::hand_out() && {
-  key.batch = PrekeyBatchPosition{index, *leaves};
+  key.batch = PrekeyBatchPosition{index, std::move(leaves)};
   return std::move(key);
 }
 

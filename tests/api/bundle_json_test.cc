@@ -78,13 +78,9 @@ StoredPrekey prekey(audit::PrekeyKind kind, std::uint32_t key_id, std::uint64_t 
 StoredPrekey one_time(audit::PrekeyKind kind, std::uint32_t key_id, std::uint64_t log_index, std::uint32_t index,
                       std::uint32_t count) {
   StoredPrekey key = prekey(kind, key_id, log_index, static_cast<std::uint8_t>(key_id));
-  keyservice::PrekeyBatchPosition batch{index, {}};
-  for (std::uint32_t i = 0; i < count; ++i) {
-    audit::Hash leaf{};
-    leaf.fill(static_cast<std::uint8_t>(i + 3));
-    batch.leaf_hashes.push_back(leaf);
-  }
-  key.batch = std::move(batch);
+  std::vector<audit::Hash> leaves(count);
+  for (std::uint32_t i = 0; i < count; ++i) leaves[i].fill(static_cast<std::uint8_t>(i + 3));
+  key.batch = keyservice::PrekeyBatchPosition{index, std::make_shared<const std::vector<audit::Hash>>(std::move(leaves))};
   return key;
 }
 
@@ -127,7 +123,8 @@ TEST_CASE("bundle json: a kept batch tree gives the paths the batch position com
     const api::BundleJson::BatchTree tree(leaves);
     for (std::uint32_t index = 0; index < count; ++index) {
       INFO(index << " of " << count);
-      REQUIRE(tree.path(index) == keyservice::PrekeyBatchPosition{index, leaves}.path());
+      REQUIRE(tree.path(index) ==
+              keyservice::PrekeyBatchPosition{index, std::make_shared<const std::vector<audit::Hash>>(leaves)}.path());
     }
     CHECK_THROWS(tree.path(count));
   }
@@ -176,9 +173,16 @@ TEST_CASE("bundle json: the body is the bytes the json tree gave and follows wha
   }
   SECTION("another batch under the same entry and kind gives its own path") {
     Bundle other = with_one_time;
-    other.one_time_prekey->batch->leaf_hashes[1].fill(0xee);
+    auto leaves = other.one_time_prekey->batch->leaves();
+    leaves[1].fill(0xee);
+    other.one_time_prekey->batch->leaf_hashes = std::make_shared<const std::vector<audit::Hash>>(std::move(leaves));
     CHECK(writer.write({other}) == reference(*log.log, {other}));
     CHECK(writer.write({with_one_time}) == reference(*log.log, {with_one_time}));
+    // Equal leaves held elsewhere (another claim of the same batch) give the same path.
+    Bundle copy = with_one_time;
+    copy.one_time_prekey->batch->leaf_hashes =
+        std::make_shared<const std::vector<audit::Hash>>(with_one_time.one_time_prekey->batch->leaves());
+    CHECK(writer.write({copy}) == reference(*log.log, {with_one_time}));
   }
   SECTION("a grown log gives the new checkpoint and proofs against it") {
     const std::string before = writer.write({last_resort, with_one_time});

@@ -169,7 +169,7 @@ void check_claimed(const StoredPrekey& claimed, const Batch& uploaded, std::uint
   const auto& batch = *claimed.batch;
   CHECK(claimed.log_index == log_index);
   const std::vector<audit::Hash> leaves = leaf_hashes(claimed.kind, uploaded);
-  CHECK(batch.leaf_hashes == leaves);
+  CHECK(batch.leaves() == leaves);
   REQUIRE(batch.index < uploaded.size());
   CHECK(claimed.key == uploaded[batch.index]);
   const audit::Hash root = audit::root_of(leaves);
