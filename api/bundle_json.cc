@@ -122,6 +122,7 @@ std::vector<audit::Hash> BundleJson::BatchTree::path(std::uint32_t index) const 
                                                                  std::to_string(levels.front().size()));
   }
   std::vector<audit::Hash> path;
+  path.reserve(levels.size());
   std::size_t at = index;
   for (std::size_t level = 0; level + 1 < levels.size(); ++level, at /= 2) {
     const std::size_t sibling = at ^ 1;
@@ -132,7 +133,7 @@ std::vector<audit::Hash> BundleJson::BatchTree::path(std::uint32_t index) const 
 
 std::vector<audit::Hash> BundleJson::batch_path(const keyservice::StoredPrekey& key) {
   const keyservice::PrekeyBatchPosition& batch = *key.batch;
-  const std::pair id{key.log_index, key.kind};  // one batch of a kind per prekeys.signed entry
+  const BatchId id{key.log_index, key.kind};  // one batch of a kind per prekeys.signed entry
   {
     const std::lock_guard lock(mutex_);
     if (const auto found = batches_.find(id); found != batches_.end()) {

@@ -17,10 +17,10 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -74,13 +74,24 @@ class BundleJson {
 
   keyservice::TransparencyLog& log_;
   std::mutex mutex_;
-  std::map<std::string, std::shared_ptr<const DeviceParts>> devices_;  // by account, NUL, device
-  std::map<std::uint64_t, std::shared_ptr<const EntryParts>> entries_;
+  // Hash maps: with thousands of devices a tree's lookups were a dozen cache misses each.
+  std::unordered_map<std::string, std::shared_ptr<const DeviceParts>> devices_;  // by account, NUL, device
+  std::unordered_map<std::uint64_t, std::shared_ptr<const EntryParts>> entries_;
   struct CachedBatch {
     std::shared_ptr<const std::vector<audit::Hash>> leaves;  // as last handed out with a key
     std::shared_ptr<const BatchTree> tree;
   };
-  std::map<std::pair<std::uint64_t, audit::PrekeyKind>, CachedBatch> batches_;
+  struct BatchId {  // the prekeys.signed entry's index and the batch's kind
+    std::uint64_t log_index;
+    audit::PrekeyKind kind;
+    bool operator==(const BatchId&) const = default;
+  };
+  struct BatchIdHash {
+    std::size_t operator()(const BatchId& id) const noexcept {
+      return std::hash<std::uint64_t>{}(id.log_index * 4 + static_cast<std::uint64_t>(id.kind));
+    }
+  };
+  std::unordered_map<BatchId, CachedBatch, BatchIdHash> batches_;
   std::shared_ptr<const keyservice::TransparencyLog::SignedHead> head_;  // of note_json_
   std::string note_json_;
 };

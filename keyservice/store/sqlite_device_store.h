@@ -43,6 +43,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -197,7 +198,7 @@ class SqliteDeviceStore final : public DeviceStore {
   std::optional<StoredPrekey> take_reserved(Queue& queue);
   const std::size_t max_reserved_bytes_;
   std::mutex reserve_mutex_;  // after write_mutex_ when both are held
-  std::map<std::int64_t, Reserve> reserves_;  // by devices.id
+  std::unordered_map<std::int64_t, Reserve> reserves_;  // by devices.id
   std::size_t reserved_bytes_ = 0;            // of all of reserves_
   // Devices and kinds whose claimed keys are committed or about to be and not yet in the
   // reserve: a bundle that found none of that kind in its snapshot nor in the reserve waits for
