@@ -26,10 +26,10 @@ audit::Hash hash_from_db(std::span<const std::uint8_t> bytes, const char* what) 
   return hash;
 }
 
-// Deletes every stored prekey of `kind` (and, for one-time kinds, their batch and claim cursor).
+// Deletes every stored prekey of `kind` (and, for one-time kinds, their batch and list row).
 void delete_prekeys(Connection& connection, std::int64_t device_id, PrekeyKind kind) {
   std::vector<std::string_view> tables = {"prekeys"};
-  if (is_one_time(kind)) tables.insert(tables.end(), {"prekey_batches", "one_time_claims"});
+  if (is_one_time(kind)) tables.insert(tables.end(), {"prekey_batches", "one_time_lists"});
   for (const std::string_view table : tables) {
     StatementUse remove(connection, "DELETE FROM " + std::string(table) + " WHERE device_id = ? AND kind = ?");
     remove->bind(1, device_id).bind(2, to_string(kind)).run();
@@ -173,6 +173,18 @@ void replace_batch(Connection& connection, std::int64_t device_id, PrekeyKind ki
     insert_prekey(connection, device_id, kind, keys[i], log_index,
                   std::pair(batch_id, static_cast<std::int64_t>(i)));
   }
+  const auto highest = std::max_element(keys.begin(), keys.end(), [](const auto& a, const auto& b) {
+    return a.key_id < b.key_id;
+  });
+  if (highest == keys.end()) return;  // check_prekey_upload() refuses empty lists
+  StatementUse insert(connection,
+                      "INSERT INTO one_time_lists (device_id, kind, log_index, last_key_id, next_key_id) "
+                      "VALUES (?, ?, ?, ?, 0)");
+  insert->bind(1, device_id)
+      .bind(2, to_string(kind))
+      .bind(3, to_db(log_index))
+      .bind(4, static_cast<std::int64_t>(highest->key_id))
+      .run();
 }
 
 std::vector<audit::Hash> read_batch_leaves(Connection& connection, std::int64_t batch_id) {

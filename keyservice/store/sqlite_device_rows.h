@@ -54,7 +54,7 @@ DeviceRow require_device(sqlite::Connection& connection, std::string_view accoun
 DeviceRow require_active_device(sqlite::Connection& connection, std::string_view account,
                                 std::string_view device);
 
-// Replace every stored prekey of `kind` (and for one-time kinds their batch and claim cursor) with the given key
+// Replace every stored prekey of `kind` (and for one-time kinds their batch and list row) with the given key
 // or batch, published by log entry `log_index`.
 void replace_single(sqlite::Connection& connection, std::int64_t device_id, PrekeyKind kind,
                     const audit::SignedPrekey& key, std::uint64_t log_index);

@@ -76,19 +76,28 @@ CREATE UNIQUE INDEX prekeys_current ON prekeys (device_id, kind)
 CREATE INDEX prekeys_batch ON prekeys (batch_id);
 )sql";
 
-// Version 2 adds how far each device's stored one-time list of a kind has been claimed.
-// Its keys with key ids below next_key_id are gone (handed out, or claimed ahead into a running
-// server's memory) though their rows stay until the list is replaced or the device revoked, so
-// a claim writes this one small row instead of deleting a row from the table and two indexes
-// per key. log_index names the list (its prekeys.signed entry). No row: nothing claimed.
+// Version 2 adds one row per stored one-time list (device and kind): the entry that logged it,
+// its highest key id, and its claim cursor. Keys with ids below next_key_id are claimed (handed
+// out, or claimed ahead into a running server's memory), though their rows stay until the list
+// is replaced or the device revoked; so a claim writes this one small row instead of deleting a
+// row from the table and two indexes per key, and whether any key is left (next_key_id <=
+// last_key_id) is read here, from a table small enough to stay in every page cache.
 constexpr const char* kAddedInVersion2 = R"sql(
-CREATE TABLE one_time_claims (
+CREATE TABLE one_time_lists (
   device_id   INTEGER NOT NULL REFERENCES devices (id),
   kind        TEXT NOT NULL CHECK (kind IN ('one_time_prekey', 'pq_one_time_prekey')),
   log_index   INTEGER NOT NULL,
-  next_key_id INTEGER NOT NULL CHECK (next_key_id BETWEEN 0 AND 4294967296),
+  last_key_id INTEGER NOT NULL CHECK (last_key_id BETWEEN 0 AND 4294967295),
+  next_key_id INTEGER NOT NULL CHECK (next_key_id BETWEEN 0 AND last_key_id + 1),
   PRIMARY KEY (device_id, kind)
 ) WITHOUT ROWID;
+)sql";
+
+// Version 1 kept only unclaimed one-time keys (a claim deleted them, lowest key ids first).
+constexpr const char* kListsFromVersion1 = R"sql(
+INSERT INTO one_time_lists (device_id, kind, log_index, last_key_id, next_key_id)
+  SELECT device_id, kind, max(log_index), max(key_id), min(key_id) FROM prekeys
+  WHERE kind IN ('one_time_prekey', 'pq_one_time_prekey') GROUP BY device_id, kind;
 )sql";
 
 std::optional<std::string> meta(sqlite::Database& db, std::string_view key) {
@@ -128,8 +137,9 @@ void prepare_device_schema(sqlite::Database& db, const std::string& path, bool c
   auto version = meta(db, "schema_version");
   if (version == "1") {
     db.exec(kAddedInVersion2);
+    db.exec(kListsFromVersion1);
     db.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
-    spdlog::info("{}: devices schema upgraded from version 1 to 2 (one-time prekey claim cursors)", path);
+    spdlog::info("{}: devices schema upgraded from version 1 to 2 (one-time prekey lists with claim cursors)", path);
     version = "2";
   }
   if (version != std::to_string(kDeviceSchemaVersion)) {

@@ -40,20 +40,18 @@ const std::string kListDevices = "SELECT " + std::string(kDeviceColumns) +
 const std::string kClaim = "SELECT " + std::string(kPrekeyColumns) +
                            ", batch_id, batch_index FROM prekeys WHERE device_id = ?1 AND kind = ?2 "
                            "AND key_id >= ?3 ORDER BY key_id LIMIT ?4";
-const std::string kClaimCursor = "SELECT next_key_id FROM one_time_claims WHERE device_id = ? AND kind = ?";
+const std::string kListCursor =
+    "SELECT next_key_id, last_key_id FROM one_time_lists WHERE device_id = ? AND kind = ?";
 // Keys below a list's claim cursor are gone (claimed), though their rows stay until the list is
 // replaced.
 const std::string kCountUnclaimed =
-    "SELECT count(*) FROM prekeys WHERE device_id = ?1 AND kind = ?2 AND key_id >= "
-    "coalesce((SELECT next_key_id FROM one_time_claims WHERE device_id = ?1 AND kind = ?2), 0)";
+    "SELECT count(*) FROM prekeys p JOIN one_time_lists l ON l.device_id = p.device_id AND l.kind = p.kind "
+    "WHERE p.device_id = ?1 AND p.kind = ?2 AND p.key_id >= l.next_key_id";
 
-// Whether device `d` has an unclaimed one-time key of `kind`: one probe of the primary key from
-// the claim cursor on.
+// Whether device `d` has an unclaimed one-time key of `kind`: one row of one_time_lists.
 std::string unclaimed_exists(std::string_view kind) {
-  const std::string quoted = "'" + std::string(kind) + "'";
-  return "EXISTS (SELECT 1 FROM prekeys o WHERE o.device_id = d.id AND o.kind = " + quoted +
-         " AND o.key_id >= coalesce((SELECT c.next_key_id FROM one_time_claims c WHERE c.device_id = d.id AND "
-         "c.kind = " + quoted + "), 0))";
+  return "EXISTS (SELECT 1 FROM one_time_lists l WHERE l.device_id = d.id AND l.kind = '" + std::string(kind) +
+         "' AND l.next_key_id <= l.last_key_id)";
 }
 const std::string kCurrentPrekeys = "SELECT kind, " + std::string(kPrekeyColumns) +
                                     " FROM prekeys WHERE device_id = ? AND kind IN "
@@ -106,12 +104,17 @@ bool exists(Connection& connection, std::string_view sql, const Bind& bind) {
 SqliteDeviceStore::Claim SqliteDeviceStore::claim_in(Connection& connection, std::int64_t device_id,
                                                     PrekeyKind kind, std::size_t limit) {
   Claim result;
+  std::int64_t last = -1;  // no list: nothing to claim
   {
-    StatementUse select(connection, kClaimCursor);
+    StatementUse select(connection, kListCursor);
     select->bind(1, device_id).bind(2, to_string(kind));
-    if (select->step()) result.from = select->column_int(0);
+    if (select->step()) {
+      result.from = select->column_int(0);
+      last = select->column_int(1);
+    }
   }
   result.to = result.from;
+  if (result.from > last) return result;
   struct Claimed {
     StoredPrekey key;
     std::int64_t batch_id = 0;
@@ -129,16 +132,13 @@ SqliteDeviceStore::Claim SqliteDeviceStore::claim_in(Connection& connection, std
       claimed.push_back({read_prekey(*select, 0, kind), select->column_int(4), select->column_int(5)});
     }
   }
-  if (claimed.empty()) return result;
+  // The list's highest key id is stored: keys up to it must be there.
+  if (claimed.empty()) corrupt("one-time prekey list (its keys are missing)");
   // The one durable write of the claim: the cursor moves past the last key taken.
-  const StoredPrekey& last = claimed.back().key;
-  result.to = std::int64_t{last.key.key_id} + 1;
+  result.to = std::int64_t{claimed.back().key.key.key_id} + 1;
   {
-    StatementUse upsert(connection,
-                        "INSERT INTO one_time_claims (device_id, kind, log_index, next_key_id) VALUES (?, ?, ?, ?) "
-                        "ON CONFLICT (device_id, kind) DO UPDATE SET log_index = excluded.log_index, "
-                        "next_key_id = excluded.next_key_id");
-    upsert->bind(1, device_id).bind(2, to_string(kind)).bind(3, to_db(last.log_index)).bind(4, result.to).run();
+    StatementUse update(connection, "UPDATE one_time_lists SET next_key_id = ? WHERE device_id = ? AND kind = ?");
+    update->bind(1, result.to).bind(2, device_id).bind(3, to_string(kind)).run();
   }
   // Each batch's leaves read once, shared by its keys, and counted against the bound in equal
   // shares.
@@ -223,7 +223,7 @@ void SqliteDeviceStore::return_reserves() {
       // has claimed since: then all of them are still here. Older keys stay claimed (lost).
       const std::int64_t back_to = std::max<std::int64_t>(queue->keys.front().key.key.key_id, queue->run_start);
       StatementUse rewind(*connection,
-                          "UPDATE one_time_claims SET next_key_id = ? WHERE device_id = ? AND kind = ? AND "
+                          "UPDATE one_time_lists SET next_key_id = ? WHERE device_id = ? AND kind = ? AND "
                           "log_index = ? AND next_key_id = ?");
       rewind->bind(1, back_to)
           .bind(2, device_row)
@@ -364,7 +364,7 @@ void SqliteDeviceStore::revoke_device(std::string_view account, std::string_view
   }
   for (const std::string_view sql :
        {"DELETE FROM credentials WHERE device_id = ?", "DELETE FROM prekeys WHERE device_id = ?",
-        "DELETE FROM prekey_batches WHERE device_id = ?", "DELETE FROM one_time_claims WHERE device_id = ?"}) {
+        "DELETE FROM prekey_batches WHERE device_id = ?", "DELETE FROM one_time_lists WHERE device_id = ?"}) {
     StatementUse remove(*connection, sql);
     remove->bind(1, row.id).run();
   }

@@ -9,8 +9,9 @@
 //   prekey_batches(id, device_id, log_index, kind, leaf_hashes)   one per stored one-time batch:
 //                      audit::prekey_batch_leaf_hash of each key in upload order, concatenated
 //   prekeys(device_id, kind, key_id, public_key, signature, log_index, batch_id, batch_index)
-//   one_time_claims(device_id, kind, log_index, next_key_id)   the claim cursor of a one-time
-//                      list (log_index: its entry): its keys below next_key_id are claimed
+//   one_time_lists(device_id, kind, log_index, last_key_id, next_key_id)   one per stored
+//                      one-time list (log_index: its entry; last_key_id: its highest key id):
+//                      its keys below next_key_id, the claim cursor, are claimed
 //
 // Times are milliseconds since the Unix epoch; kinds are audit::to_string(PrekeyKind). prekeys
 // has one row per stored key, keyed (device_id, kind, key_id), with at most one signed and one

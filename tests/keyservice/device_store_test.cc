@@ -136,7 +136,7 @@ std::int64_t rows(const std::string& path, const std::string& table) {
 std::int64_t unclaimed_prekeys(const std::string& path) {
   auto db = keyservice::sqlite::Database::open(path, false);
   auto count = db.prepare(
-      "SELECT count(*) FROM prekeys p LEFT JOIN one_time_claims c ON c.device_id = p.device_id AND "
+      "SELECT count(*) FROM prekeys p LEFT JOIN one_time_lists c ON c.device_id = p.device_id AND "
       "c.kind = p.kind WHERE p.key_id >= coalesce(c.next_key_id, 0)");
   count.step();
   return count.column_int(0);
@@ -325,7 +325,7 @@ TEST_CASE("device store: revocation invalidates the credential and deletes the p
   CHECK(rows(f.path, "credentials") == 1);  // the laptop's
   CHECK(rows(f.path, "prekeys") == 0);
   CHECK(rows(f.path, "prekey_batches") == 0);
-  CHECK(rows(f.path, "one_time_claims") == 0);
+  CHECK(rows(f.path, "one_time_lists") == 0);
 
   CHECK(kind_of([&] {
           f.store->revoke_device("alice", "phone", Revocation{8, time_at(8)});
@@ -658,7 +658,7 @@ TEST_CASE("device store: a new list of one kind replaces the stored one of that 
   CHECK(f.store->count_one_time_prekeys("alice", "phone") == OneTimePrekeyCounts{3, 5});
   CHECK(rows(f.path, "prekey_batches") == 2);  // the replaced batch is gone
   CHECK(rows(f.path, "prekeys") == 2 + 3 + 5);
-  CHECK(rows(f.path, "one_time_claims") == 0);  // and so is its claim cursor
+  CHECK(rows(f.path, "one_time_lists") == 2);  // one per list: the replaced one's is gone
   const CurrentPrekeys current = f.store->current_prekeys("alice", "phone");
   CHECK(current.signed_prekey->key == *first.signed_prekey);
   CHECK(current.signed_prekey->log_index == 2);
@@ -1049,6 +1049,13 @@ TEST_CASE("device store: malformed stored rows are reported and never served", "
         ErrorKind::integrity);
   CHECK(f.store->count_one_time_prekeys("alice", "phone") == OneTimePrekeyCounts{3, 0});
 
+  // A list that claims a higher last key id than its rows hold: the claim past them fails.
+  f.store->store_prekeys("alice", "phone", full_upload(3, 3, 0));
+  tamper("UPDATE one_time_lists SET last_key_id = 4000");
+  for (int i = 0; i < 3; ++i) REQUIRE(f.store->claim_one_time_prekey("alice", "phone", kOneTime));
+  CHECK(kind_of([&] { f.store->claim_one_time_prekey("alice", "phone", kOneTime); }) == ErrorKind::integrity);
+  CHECK(kind_of([&] { f.store->take_bundle("alice", "phone"); }) == ErrorKind::integrity);
+
   tamper("UPDATE prekeys SET signature = x'00' WHERE kind = 'signed_prekey'");
   CHECK(kind_of([&] { f.store->current_prekeys("alice", "phone"); }) == ErrorKind::integrity);
 
@@ -1100,7 +1107,7 @@ TEST_CASE("device store: a version 1 database is upgraded in place", "[unit]") {
   {
     // What version 1 left: no claim cursors, and claimed keys (the lowest ids) deleted.
     auto db = keyservice::sqlite::Database::open(f.path, false);
-    db.exec("DROP TABLE one_time_claims");
+    db.exec("DROP TABLE one_time_lists");
     db.exec("DELETE FROM prekeys WHERE kind = 'one_time_prekey' AND key_id < 102");
     db.exec("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
   }
@@ -1118,7 +1125,7 @@ TEST_CASE("device store: a version 1 database is upgraded in place", "[unit]") {
   auto version = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'");
   REQUIRE(version.step());
   CHECK(version.column_text(0) == "2");
-  CHECK(rows(f.path, "one_time_claims") == 1);
+  CHECK(rows(f.path, "one_time_lists") == 2);
   CHECK(SqliteDeviceStore::open(f.path, false)->count_one_time_prekeys("alice", "phone") == OneTimePrekeyCounts{0, 3});
 }
 
