@@ -56,15 +56,27 @@ std::string unclaimed_exists(std::string_view kind) {
 const std::string kCurrentPrekeys = "SELECT kind, " + std::string(kPrekeyColumns) +
                                     " FROM prekeys WHERE device_id = ? AND kind IN "
                                     "('signed_prekey', 'pq_last_resort_prekey')";
-// take_bundle()'s read: the device, whether it has unclaimed one-time keys of each kind, and
-// its current prekeys, one row each (columns kind and kPrekeyColumns), or one row with NULLs
-// there if it has none.
+// take_bundle()'s read: the device, its prekeys_index, whether it has unclaimed one-time keys
+// of each kind, and its current prekeys, one row each (columns kind and kPrekeyColumns), or one
+// row with NULLs there if it has none or its prekeys_index is ?3 (those in the cache are current).
 const std::string kBundleSnapshot =
-    "SELECT " + std::string(kDeviceColumns) + ", " + unclaimed_exists("one_time_prekey") + ", " +
+    "SELECT " + std::string(kDeviceColumns) + ", d.prekeys_index, " + unclaimed_exists("one_time_prekey") + ", " +
     unclaimed_exists("pq_one_time_prekey") +
     ", p.kind, p.key_id, p.public_key, p.signature, p.log_index FROM devices d LEFT JOIN prekeys p "
-    "ON p.device_id = d.id AND p.kind IN ('signed_prekey', 'pq_last_resort_prekey') "
-    "WHERE d.account = ? AND d.device = ?";
+    "ON p.device_id = d.id AND p.kind IN ('signed_prekey', 'pq_last_resort_prekey') AND d.prekeys_index IS NOT ?3 "
+    "WHERE d.account = ?1 AND d.device = ?2";
+
+// The current prekeys in kBundleSnapshot's rows, from the one `select` is on to the last.
+void read_current_rows(sqlite::Statement& select, CurrentPrekeys& current) {
+  constexpr int kKind = kDeviceColumnCount + 3;
+  do {
+    if (select.column_is_null(kKind)) continue;  // none, or cached: the one row of the device alone
+    const PrekeyKind kind = kind_from_db(select.column_text(kKind));
+    auto& slot = kind == PrekeyKind::signed_prekey ? current.signed_prekey : current.pq_last_resort_prekey;
+    if (slot) corrupt("prekey table (two current keys of one kind)");
+    slot = read_prekey(select, kKind + 1, kind);
+  } while (select.step());
+}
 
 CurrentPrekeys current_in(Connection& connection, std::int64_t device_id) {
   StatementUse select(connection, kCurrentPrekeys);
@@ -459,25 +471,35 @@ DeviceStore::BundleMaterial SqliteDeviceStore::take_bundle(std::string_view acco
   BundleMaterial material;
   std::int64_t row_id = 0;
   bool stored_one_time = false, stored_pq_one_time = false;
+  std::string cache_key = std::string(account) + '\0' + std::string(device);
+  std::shared_ptr<const CachedCurrent> cached;
+  {
+    const std::lock_guard lock(current_mutex_);
+    if (const auto found = current_cache_.find(cache_key); found != current_cache_.end()) cached = found->second;
+  }
   {
     // One statement is one read snapshot: no BEGIN and COMMIT to run on the hottest read.
     StatementUse select(*connection, kBundleSnapshot);
     select->bind(1, account).bind(2, device);
+    if (cached) {
+      select->bind(3, cached->prekeys_index);
+    } else {
+      select->bind_null(3);
+    }
     if (!select->step()) throw Error(ErrorKind::not_found, "no " + name_of(account, device));
     material.device = read_device(*select);
     row_id = select->column_int(0);
     if (!material.device.is_active()) throw Error(ErrorKind::conflict, name_of(account, device) + " is revoked");
-    stored_one_time = select->column_int(kDeviceColumnCount) != 0;
-    stored_pq_one_time = select->column_int(kDeviceColumnCount + 1) != 0;
-    constexpr int kKind = kDeviceColumnCount + 2;
-    do {
-      if (select->column_is_null(kKind)) continue;  // no current prekey: the one row of the device alone
-      const PrekeyKind kind = kind_from_db(select->column_text(kKind));
-      auto& slot = kind == PrekeyKind::signed_prekey ? material.current.signed_prekey
-                                                     : material.current.pq_last_resort_prekey;
-      if (slot) corrupt("prekey table (two current keys of one kind)");
-      slot = read_prekey(*select, kKind + 1, kind);
-    } while (select->step());
+    const std::optional<std::int64_t> prekeys_index =
+        select->column_is_null(kDeviceColumnCount) ? std::nullopt : std::optional(select->column_int(kDeviceColumnCount));
+    stored_one_time = select->column_int(kDeviceColumnCount + 1) != 0;
+    stored_pq_one_time = select->column_int(kDeviceColumnCount + 2) != 0;
+    if (cached && prekeys_index == cached->prekeys_index) {
+      material.current = cached->current;
+    } else {
+      read_current_rows(*select, material.current);
+      if (prekeys_index) remember_current(std::move(cache_key), *prekeys_index, material.current);
+    }
   }
   std::size_t ahead = kClaimAhead;
   bool refill_x25519 = false, refill_pq = false;
@@ -760,6 +782,13 @@ std::optional<StoredPrekey> SqliteDeviceStore::take_reserved(Queue& queue) {
 void SqliteDeviceStore::forget_in_flight(std::int64_t device_row) {
   in_flight_.erase({device_row, PrekeyKind::one_time_prekey});
   in_flight_.erase({device_row, PrekeyKind::pq_one_time_prekey});
+}
+
+void SqliteDeviceStore::remember_current(std::string key, std::int64_t prekeys_index, const CurrentPrekeys& current) {
+  auto entry = std::make_shared<const CachedCurrent>(CachedCurrent{prekeys_index, current});
+  const std::lock_guard lock(current_mutex_);
+  if (current_cache_.size() >= kMaxCachedCurrent) current_cache_.clear();
+  current_cache_[std::move(key)] = std::move(entry);
 }
 
 std::size_t SqliteDeviceStore::reserved_bytes() {

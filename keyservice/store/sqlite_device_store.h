@@ -207,6 +207,21 @@ class SqliteDeviceStore final : public DeviceStore {
   std::set<std::pair<std::int64_t, PrekeyKind>> in_flight_;
   void forget_in_flight(std::int64_t device_row);
   std::condition_variable reserve_changed_;
+
+  // The current prekeys (signed and last-resort) of recently fetched devices, with the
+  // prekeys_index they were read at, by account, NUL, device. Every upload stores a new, higher
+  // prekeys_index (in this process or another), so a bundle whose snapshot reads the same index
+  // takes these and skips the prekey rows: a cold page of the prekeys table per device fetched.
+  // Emptied when it holds kMaxCachedCurrent devices (about 1.5 KB each).
+  struct CachedCurrent {
+    std::int64_t prekeys_index = 0;
+    CurrentPrekeys current;
+  };
+  static constexpr std::size_t kMaxCachedCurrent = 4096;
+  void remember_current(std::string key, std::int64_t prekeys_index, const CurrentPrekeys& current);
+  std::mutex current_mutex_;
+  std::unordered_map<std::string, std::shared_ptr<const CachedCurrent>> current_cache_;
+
   std::thread refiller_;  // last: started when everything above is ready
 };
 

@@ -513,6 +513,32 @@ TEST_CASE("device store: a reserve running low is refilled before it runs out", 
   CHECK(f.store->reserved_bytes() == 0);
 }
 
+TEST_CASE("device store: a bundle takes current prekeys another store replaced", "[unit]") {
+  Fixture f;
+  f.store->add_device(make_device("alice", "phone", 1), credential_hash("alice/phone"));
+  const PrekeyUpload first = full_upload(2, 0, 0);
+  f.store->store_prekeys("alice", "phone", first);
+  // Twice: the second is served from what the first read (same prekeys_index).
+  for (int i = 0; i < 2; ++i) {
+    const auto material = f.store->take_bundle("alice", "phone");
+    REQUIRE(material.current.signed_prekey);
+    CHECK(material.current.signed_prekey->key == *first.signed_prekey);
+    CHECK(material.current == f.store->current_prekeys("alice", "phone"));
+  }
+  auto other = SqliteDeviceStore::open(f.path, false);
+  PrekeyUpload second;
+  second.log_index = 3;
+  second.signed_prekey = make_key(PrekeyKind::signed_prekey, 77, 5);
+  other->store_prekeys("alice", "phone", second);
+  const auto material = f.store->take_bundle("alice", "phone");
+  REQUIRE(material.current.signed_prekey);
+  CHECK(material.current.signed_prekey->key == *second.signed_prekey);
+  CHECK(material.current.signed_prekey->log_index == 3);
+  CHECK(material.current.pq_last_resort_prekey->key == *first.pq_last_resort_prekey);
+  other->revoke_device("alice", "phone", Revocation{4, time_at(4)});
+  CHECK(kind_of([&] { f.store->take_bundle("alice", "phone"); }) == ErrorKind::conflict);
+}
+
 TEST_CASE("device store: a store closed cleanly puts the keys claimed ahead back", "[unit]") {
   Fixture f;
   f.store->add_device(make_device("alice", "phone", 1), credential_hash("alice/phone"));
