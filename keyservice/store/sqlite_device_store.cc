@@ -490,15 +490,16 @@ DeviceStore::BundleMaterial SqliteDeviceStore::take_bundle(std::string_view acco
     material.device = read_device(*select);
     row_id = select->column_int(0);
     if (!material.device.is_active()) throw Error(ErrorKind::conflict, name_of(account, device) + " is revoked");
-    const std::optional<std::int64_t> prekeys_index =
-        select->column_is_null(kDeviceColumnCount) ? std::nullopt : std::optional(select->column_int(kDeviceColumnCount));
+    // -1: no prekeys stored yet (a stored prekeys_index follows the enrollment, so it is above 0).
+    const std::int64_t prekeys_index =
+        select->column_is_null(kDeviceColumnCount) ? -1 : select->column_int(kDeviceColumnCount);
     stored_one_time = select->column_int(kDeviceColumnCount + 1) != 0;
     stored_pq_one_time = select->column_int(kDeviceColumnCount + 2) != 0;
     if (cached && prekeys_index == cached->prekeys_index) {
       material.current = cached->current;
     } else {
       read_current_rows(*select, material.current);
-      if (prekeys_index) remember_current(std::move(cache_key), *prekeys_index, material.current);
+      if (prekeys_index >= 0) remember_current(std::move(cache_key), prekeys_index, material.current);
     }
   }
   std::size_t ahead = kClaimAhead;
@@ -509,10 +510,10 @@ DeviceStore::BundleMaterial SqliteDeviceStore::take_bundle(std::string_view acco
       const auto found = reserves_.find(row_id);
       if (found == reserves_.end()) return;
       Reserve& reserve = found->second;
-      if (!material.claimed.one_time && (material.claimed.one_time = take_reserved(reserve.one_time))) {
+      if (!material.claimed.one_time && take_reserved(reserve.one_time, material.claimed.one_time)) {
         refill_x25519 = reserve.one_time.keys.size() == kRefillAt;
       }
-      if (!material.claimed.pq_one_time && (material.claimed.pq_one_time = take_reserved(reserve.pq_one_time))) {
+      if (!material.claimed.pq_one_time && take_reserved(reserve.pq_one_time, material.claimed.pq_one_time)) {
         refill_pq = reserve.pq_one_time.keys.size() == kRefillAt;
       }
       if (reserve.empty()) reserves_.erase(found);
@@ -701,8 +702,8 @@ void SqliteDeviceStore::write_claims(const std::vector<ClaimRequest*>& group) {
     Reserve& reserve = reserves_[claimed[i].row_id];
     add_to_reserve(reserve.one_time, std::move(claimed[i].x25519));
     add_to_reserve(reserve.pq_one_time, std::move(claimed[i].pq));
-    if (request.take && request.x25519) request.claimed.one_time = take_reserved(reserve.one_time);
-    if (request.take && request.pq) request.claimed.pq_one_time = take_reserved(reserve.pq_one_time);
+    if (request.take && request.x25519) take_reserved(reserve.one_time, request.claimed.one_time);
+    if (request.take && request.pq) take_reserved(reserve.pq_one_time, request.claimed.pq_one_time);
     if (reserve.empty()) reserves_.erase(claimed[i].row_id);
   }
   for (const Claimed& c : claimed) forget_in_flight(c.row_id);
@@ -769,14 +770,15 @@ void SqliteDeviceStore::add_to_reserve(Queue& queue, Claim claimed) {
   }
 }
 
-std::optional<StoredPrekey> SqliteDeviceStore::take_reserved(Queue& queue) {
-  if (queue.keys.empty()) return std::nullopt;
-  // Handed out in place: moving a ReservedKey (its batch unset) through a std::optional is what
-  // GCC 12 at -O1 with ThreadSanitizer wrongly reports as maybe uninitialized.
+bool SqliteDeviceStore::take_reserved(Queue& queue, std::optional<StoredPrekey>& into) {
+  if (queue.keys.empty()) return false;
+  // Handed out in place, into the caller's optional: moving a StoredPrekey through a returned
+  // std::optional is what GCC 12 at -O1 with ThreadSanitizer wrongly reports as maybe
+  // uninitialized.
   reserved_bytes_ -= queue.keys.front().bytes;
-  std::optional<StoredPrekey> key = std::move(queue.keys.front()).hand_out();
+  into.emplace(std::move(queue.keys.front()).hand_out());
   queue.keys.pop_front();
-  return key;
+  return true;
 }
 
 void SqliteDeviceStore::forget_in_flight(std::int64_t device_row) {

@@ -194,9 +194,9 @@ class SqliteDeviceStore final : public DeviceStore {
   void return_reserves();
   OneTimePrekeyCounts reserved(std::int64_t device_row);
   // Under reserve_mutex_: add_to_reserve appends a claim to a queue, take_reserved hands out its
-  // first key (nullopt if empty), both keeping reserved_bytes_.
+  // first key into `into` (false if the queue is empty), both keeping reserved_bytes_.
   void add_to_reserve(Queue& queue, Claim claimed);
-  std::optional<StoredPrekey> take_reserved(Queue& queue);
+  bool take_reserved(Queue& queue, std::optional<StoredPrekey>& into);
   const std::size_t max_reserved_bytes_;
   std::mutex reserve_mutex_;  // after write_mutex_ when both are held
   std::unordered_map<std::int64_t, Reserve> reserves_;  // by devices.id
