@@ -66,15 +66,21 @@ const std::string kBundleSnapshot =
     "ON p.device_id = d.id AND p.kind IN ('signed_prekey', 'pq_last_resort_prekey') AND d.prekeys_index IS NOT ?3 "
     "WHERE d.account = ?1 AND d.device = ?2";
 
+// Puts the current prekey of `row` (its kind in column `first`, then kPrekeyColumns) into
+// `current`.
+void add_current(CurrentPrekeys& current, sqlite::Statement& row, int first) {
+  const PrekeyKind kind = kind_from_db(row.column_text(first));
+  auto& slot = kind == PrekeyKind::signed_prekey ? current.signed_prekey : current.pq_last_resort_prekey;
+  if (slot) corrupt("prekey table (two current keys of one kind)");
+  slot = read_prekey(row, first + 1, kind);
+}
+
 // The current prekeys in kBundleSnapshot's rows, from the one `select` is on to the last.
 void read_current_rows(sqlite::Statement& select, CurrentPrekeys& current) {
   constexpr int kKind = kDeviceColumnCount + 3;
   do {
-    if (select.column_is_null(kKind)) continue;  // none, or cached: the one row of the device alone
-    const PrekeyKind kind = kind_from_db(select.column_text(kKind));
-    auto& slot = kind == PrekeyKind::signed_prekey ? current.signed_prekey : current.pq_last_resort_prekey;
-    if (slot) corrupt("prekey table (two current keys of one kind)");
-    slot = read_prekey(select, kKind + 1, kind);
+    // None, or cached: the one row of the device alone.
+    if (!select.column_is_null(kKind)) add_current(current, select, kKind);
   } while (select.step());
 }
 
@@ -82,13 +88,7 @@ CurrentPrekeys current_in(Connection& connection, std::int64_t device_id) {
   StatementUse select(connection, kCurrentPrekeys);
   select->bind(1, device_id);
   CurrentPrekeys current;
-  while (select->step()) {
-    const PrekeyKind kind = kind_from_db(select->column_text(0));
-    auto& slot =
-        kind == PrekeyKind::signed_prekey ? current.signed_prekey : current.pq_last_resort_prekey;
-    if (slot) corrupt("prekey table (two current keys of one kind)");
-    slot = read_prekey(*select, 1, kind);
-  }
+  while (select->step()) add_current(current, *select, 0);
   return current;
 }
 
