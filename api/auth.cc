@@ -28,10 +28,24 @@ Caller Service::require_account(const httplib::Request& request, std::string_vie
   throw unauthorized("this route needs the admin credential or a device credential of this account");
 }
 
+namespace {
+constexpr const char* kReaderNeeded = "this route needs a device or admin credential";
+}
+
 Caller Service::require_reader(const httplib::Request& request) const {
   Caller caller = authenticate(request);
   if (caller.admin || caller.device || config.anonymous_fetch) return caller;
-  throw unauthorized("this route needs a device or admin credential");
+  throw unauthorized(kReaderNeeded);
+}
+
+std::optional<audit::Hash> Service::reader_to_check(const httplib::Request& request) const {
+  const auto credential = bearer_credential(request);
+  if (!credential) {
+    if (config.anonymous_fetch) return std::nullopt;
+    throw unauthorized(kReaderNeeded);
+  }
+  if (keyservice::credential_matches(*credential, admin_credential_sha256)) return std::nullopt;
+  return keyservice::credential_hash(*credential);
 }
 
 }  // namespace escrowless::api

@@ -79,9 +79,9 @@ void add_prekey_routes(HttpServer& server, Service& service) {
   server.get("/v1/accounts/{account}/devices/{device}/bundle", [&service, bundle_json](const auto& request, auto& response) {
     const std::string account = path_id(request, 1, "account");
     const std::string device = path_id(request, 2, "device");
-    service.require_reader(request);
+    const std::optional<audit::Hash> reader = service.reader_to_check(request);
     allow_only(request, {});
-    send_bundles(response, bundle_json->write({service.prekeys.bundle(account, device)}));
+    send_bundles(response, bundle_json->write({service.prekeys.bundle(account, device, reader)}));
   });
 
   server.get("/v1/accounts/{account}/bundles", [&service, bundle_json](const auto& request, auto& response) {

@@ -45,6 +45,7 @@ Problem problem_for(const std::exception_ptr& error, std::string& internal) {
       case K::invalid_input: return {400, "invalid-request", e.what()};
       case K::not_found: return {404, "not-found", e.what()};
       case K::conflict: return {409, "conflict", e.what()};
+      case K::unauthenticated: return {401, "unauthorized", e.what()};
       case K::unavailable: return {503, "unavailable", e.what()};
       case K::integrity:
       case K::internal: break;

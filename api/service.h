@@ -42,6 +42,10 @@ struct Service {
   Caller require_account(const httplib::Request& request, std::string_view account) const;
   // The admin or any device; nobody too when anonymous fetches are configured.
   Caller require_reader(const httplib::Request& request) const;
+  // require_reader() for a route whose store read checks a device credential itself (one read
+  // transaction per request, not two): the SHA-256 of the device credential presented, to pass
+  // on; nullopt when the caller needs no more checking (the admin, or anonymous and allowed).
+  std::optional<audit::Hash> reader_to_check(const httplib::Request& request) const;
 };
 
 class HttpServer;

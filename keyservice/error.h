@@ -11,6 +11,7 @@ enum class ErrorKind {
   invalid_input,  // the caller sent something malformed (4xx)
   not_found,      // no such account, device, entry (404)
   conflict,       // exists already, or the state forbids it (409)
+  unauthenticated,  // the credential presented is not valid (401)
   unavailable,    // token or store unreachable; retry later (503)
   integrity,      // stored data contradicts what the log signed: stop, never serve it
   internal,       // a bug on our side

@@ -116,8 +116,9 @@ OneTimePrekeyCounts PrekeyService::count(std::string_view account, std::string_v
   return store_.count_one_time_prekeys(account, device_id);
 }
 
-Bundle PrekeyService::bundle(std::string_view account, std::string_view device_id) {
-  DeviceStore::BundleMaterial material = store_.take_bundle(account, device_id);
+Bundle PrekeyService::bundle(std::string_view account, std::string_view device_id,
+                             const std::optional<audit::Hash>& reader) {
+  DeviceStore::BundleMaterial material = store_.take_bundle(account, device_id, reader);
   Bundle bundle{std::move(material.device), std::move(material.current.signed_prekey), {}, {}};
   bundle.pq_prekey = material.claimed.pq_one_time ? std::move(material.claimed.pq_one_time)
                                                   : std::move(material.current.pq_last_resort_prekey);

@@ -60,7 +60,10 @@ class PrekeyService {
   OneTimePrekeyCounts count(std::string_view account, std::string_view device);
 
   // Claims at most one one-time prekey of each kind. Error(not_found) / Error(conflict) as above.
-  Bundle bundle(std::string_view account, std::string_view device);
+  // `reader`: the hash of a device credential still to check, in the bundle's own read
+  // (DeviceStore::take_bundle); Error(unauthenticated) if it is no active device's.
+  Bundle bundle(std::string_view account, std::string_view device,
+                const std::optional<audit::Hash>& reader = std::nullopt);
   // Bundles of every active device of the account, in enrollment order.
   std::vector<Bundle> bundles(std::string_view account);
 

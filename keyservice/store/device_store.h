@@ -122,12 +122,18 @@ class DeviceStore {
   // implementation may claim keys ahead in one durable write and hand them out from memory;
   // count_one_time_prekeys() includes those). Error(not_found) if there is no such device,
   // Error(conflict) if it is revoked.
+  //
+  // `reader` is the SHA-256 of the credential the caller presented, when that still needs
+  // checking (nullopt when the caller is authorized already: the admin, or an anonymous fetch).
+  // It must be an active device's credential, checked in the same read as the bundle, before
+  // anything else: else Error(unauthenticated), and nothing is taken.
   struct BundleMaterial {
     Device device;
     CurrentPrekeys current;
     ClaimedPrekeys claimed;
   };
-  virtual BundleMaterial take_bundle(std::string_view account, std::string_view device) = 0;
+  virtual BundleMaterial take_bundle(std::string_view account, std::string_view device,
+                                     const std::optional<audit::Hash>& reader) = 0;
 
   // The log size up to which the store was last reconciled with the log (keyservice/reconciler.h):
   // every device.enrolled and device.revoked entry below it is reflected here. 0 until the first.

@@ -56,15 +56,67 @@ std::string unclaimed_exists(std::string_view kind) {
 const std::string kCurrentPrekeys = "SELECT kind, " + std::string(kPrekeyColumns) +
                                     " FROM prekeys WHERE device_id = ? AND kind IN "
                                     "('signed_prekey', 'pq_last_resort_prekey')";
-// take_bundle()'s read: the device, its prekeys_index, whether it has unclaimed one-time keys
-// of each kind, and its current prekeys, one row each (columns kind and kPrekeyColumns), or one
-// row with NULLs there if it has none or its prekeys_index is ?3 (those in the cache are current).
+// take_bundle()'s read, one row (none if there is no such device): the device, its
+// prekeys_index, whether it has unclaimed one-time keys of each kind, and the stored hash of
+// credential ?3 if that is an active device's (NULL if not, or if ?3 is NULL).
 const std::string kBundleSnapshot =
     "SELECT " + std::string(kDeviceColumns) + ", d.prekeys_index, " + unclaimed_exists("one_time_prekey") + ", " +
     unclaimed_exists("pq_one_time_prekey") +
-    ", p.kind, p.key_id, p.public_key, p.signature, p.log_index FROM devices d LEFT JOIN prekeys p "
-    "ON p.device_id = d.id AND p.kind IN ('signed_prekey', 'pq_last_resort_prekey') AND d.prekeys_index IS NOT ?3 "
-    "WHERE d.account = ?1 AND d.device = ?2";
+    ", (SELECT c.sha256 FROM credentials c JOIN devices r ON r.id = c.device_id "
+    "WHERE c.sha256 = ?3 AND r.revoked_index IS NULL) FROM devices d WHERE d.account = ?1 AND d.device = ?2";
+
+// Whether `stored` (a credentials.sha256 value an index lookup found) is `presented`: the full
+// comparison does not depend on where the bytes differ.
+bool same_credential(std::span<const std::uint8_t> stored, std::span<const std::uint8_t> presented) {
+  return stored.size() == audit::kHashSize && presented.size() == audit::kHashSize &&
+         CRYPTO_memcmp(stored.data(), presented.data(), audit::kHashSize) == 0;
+}
+
+// The active device whose credential's hash is `credential_sha256`, if any.
+std::optional<Device> device_by_credential(Connection& connection, std::span<const std::uint8_t> credential_sha256) {
+  StatementUse select(connection, kFindByCredential);
+  select->bind(1, credential_sha256);
+  if (!select->step() || !same_credential(select->column_blob_view(kDeviceColumnCount), credential_sha256)) {
+    return std::nullopt;
+  }
+  return read_device(*select);
+}
+
+// What take_bundle() reads of a device in one statement (kBundleSnapshot).
+struct BundleSnapshot {
+  Device device;
+  std::int64_t row_id = 0;
+  // -1: no prekeys stored yet (a stored prekeys_index follows the enrollment, so it is above 0).
+  std::int64_t prekeys_index = -1;
+  bool one_time = false, pq_one_time = false;  // unclaimed one-time keys stored, of each kind
+};
+
+// The reader's credential is checked first, so one who presents none valid learns nothing of
+// the device: Error(unauthenticated), then Error(not_found), then Error(conflict) if revoked.
+BundleSnapshot read_bundle_snapshot(Connection& connection, std::string_view account, std::string_view device,
+                                    const std::optional<audit::Hash>& reader) {
+  StatementUse select(connection, kBundleSnapshot);
+  select->bind(1, account).bind(2, device);
+  if (reader) {
+    select->bind_static(3, *reader);
+  } else {
+    select->bind_null(3);
+  }
+  const bool found = select->step();
+  if (reader && !(found ? same_credential(select->column_blob_view(kDeviceColumnCount + 3), *reader)
+                        : device_by_credential(connection, *reader).has_value())) {
+    throw Error(ErrorKind::unauthenticated, "the credential is not valid");
+  }
+  if (!found) throw Error(ErrorKind::not_found, "no " + name_of(account, device));
+  BundleSnapshot snapshot;
+  snapshot.device = read_device(*select);
+  if (!snapshot.device.is_active()) throw Error(ErrorKind::conflict, name_of(account, device) + " is revoked");
+  snapshot.row_id = select->column_int(0);
+  if (!select->column_is_null(kDeviceColumnCount)) snapshot.prekeys_index = select->column_int(kDeviceColumnCount);
+  snapshot.one_time = select->column_int(kDeviceColumnCount + 1) != 0;
+  snapshot.pq_one_time = select->column_int(kDeviceColumnCount + 2) != 0;
+  return snapshot;
+}
 
 // Puts the current prekey of `row` (its kind in column `first`, then kPrekeyColumns) into
 // `current`.
@@ -73,15 +125,6 @@ void add_current(CurrentPrekeys& current, sqlite::Statement& row, int first) {
   auto& slot = kind == PrekeyKind::signed_prekey ? current.signed_prekey : current.pq_last_resort_prekey;
   if (slot) corrupt("prekey table (two current keys of one kind)");
   slot = read_prekey(row, first + 1, kind);
-}
-
-// The current prekeys in kBundleSnapshot's rows, from the one `select` is on to the last.
-void read_current_rows(sqlite::Statement& select, CurrentPrekeys& current) {
-  constexpr int kKind = kDeviceColumnCount + 3;
-  do {
-    // None, or cached: the one row of the device alone.
-    if (!select.column_is_null(kKind)) add_current(current, select, kKind);
-  } while (select.step());
 }
 
 CurrentPrekeys current_in(Connection& connection, std::int64_t device_id) {
@@ -317,16 +360,7 @@ std::optional<Device> SqliteDeviceStore::find_device_by_credential(
                 "a credential hash is 32 bytes, got " + std::to_string(credential_sha256.size()));
   }
   auto connection = pool_.acquire();
-  StatementUse select(*connection, kFindByCredential);
-  select->bind(1, credential_sha256);
-  if (!select->step()) return std::nullopt;
-  // The index found the row; the full comparison does not depend on where the bytes differ.
-  const auto stored = select->column_blob_view(kDeviceColumnCount);
-  if (stored.size() != audit::kHashSize ||
-      CRYPTO_memcmp(stored.data(), credential_sha256.data(), audit::kHashSize) != 0) {
-    return std::nullopt;
-  }
-  return read_device(*select);
+  return device_by_credential(*connection, credential_sha256);
 }
 
 std::vector<Device> SqliteDeviceStore::list_devices(std::string_view account) {
@@ -464,44 +498,31 @@ CurrentPrekeys SqliteDeviceStore::current_prekeys(std::string_view account,
   return current_in(*connection, require_device(*connection, account, device).id);
 }
 
-DeviceStore::BundleMaterial SqliteDeviceStore::take_bundle(std::string_view account,
-                                                           std::string_view device) {
+DeviceStore::BundleMaterial SqliteDeviceStore::take_bundle(std::string_view account, std::string_view device,
+                                                           const std::optional<audit::Hash>& reader) {
   check_ids(account, device);
   auto connection = pool_.acquire();
-  BundleMaterial material;
-  std::int64_t row_id = 0;
-  bool stored_one_time = false, stored_pq_one_time = false;
   std::string cache_key = std::string(account) + '\0' + std::string(device);
   std::shared_ptr<const CachedCurrent> cached;
   {
     const std::lock_guard lock(current_mutex_);
     if (const auto found = current_cache_.find(cache_key); found != current_cache_.end()) cached = found->second;
   }
-  {
-    // One statement is one read snapshot: no BEGIN and COMMIT to run on the hottest read.
-    StatementUse select(*connection, kBundleSnapshot);
-    select->bind(1, account).bind(2, device);
-    if (cached) {
-      select->bind(3, cached->prekeys_index);
-    } else {
-      select->bind_null(3);
-    }
-    if (!select->step()) throw Error(ErrorKind::not_found, "no " + name_of(account, device));
-    material.device = read_device(*select);
-    row_id = select->column_int(0);
-    if (!material.device.is_active()) throw Error(ErrorKind::conflict, name_of(account, device) + " is revoked");
-    // -1: no prekeys stored yet (a stored prekeys_index follows the enrollment, so it is above 0).
-    const std::int64_t prekeys_index =
-        select->column_is_null(kDeviceColumnCount) ? -1 : select->column_int(kDeviceColumnCount);
-    stored_one_time = select->column_int(kDeviceColumnCount + 1) != 0;
-    stored_pq_one_time = select->column_int(kDeviceColumnCount + 2) != 0;
-    if (cached && prekeys_index == cached->prekeys_index) {
-      material.current = cached->current;
-    } else {
-      read_current_rows(*select, material.current);
-      if (prekeys_index >= 0) remember_current(std::move(cache_key), prekeys_index, material.current);
-    }
+  BundleMaterial material;
+  // One statement is one read snapshot: no BEGIN and COMMIT on the hottest read.
+  BundleSnapshot snapshot = read_bundle_snapshot(*connection, account, device, reader);
+  if (cached && cached->prekeys_index == snapshot.prekeys_index) {
+    material.current = cached->current;
+  } else {
+    // Not cached, or new prekeys since: the device and its current prekeys, read again together.
+    const sqlite::ReadTransaction together(connection->db());
+    snapshot = read_bundle_snapshot(*connection, account, device, reader);
+    material.current = current_in(*connection, snapshot.row_id);
+    remember_current(std::move(cache_key), snapshot.prekeys_index, material.current);
   }
+  material.device = std::move(snapshot.device);
+  const std::int64_t row_id = snapshot.row_id;
+  const bool stored_one_time = snapshot.one_time, stored_pq_one_time = snapshot.pq_one_time;
   std::size_t ahead = kClaimAhead;
   bool refill_x25519 = false, refill_pq = false;
   {

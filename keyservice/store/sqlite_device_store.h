@@ -96,7 +96,8 @@ class SqliteDeviceStore final : public DeviceStore {
                                                     std::string_view device,
                                                     PrekeyKind kind) override;
   CurrentPrekeys current_prekeys(std::string_view account, std::string_view device) override;
-  BundleMaterial take_bundle(std::string_view account, std::string_view device) override;
+  BundleMaterial take_bundle(std::string_view account, std::string_view device,
+                             const std::optional<audit::Hash>& reader) override;
   std::uint64_t reconciled_log_size() override;
   void set_reconciled_log_size(std::uint64_t size) override;
   std::uint64_t log_size_needed() override;

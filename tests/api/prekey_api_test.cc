@@ -170,8 +170,21 @@ TEST_CASE("prekey api: who may upload, count and fetch", "[http][hsm]") {
   expect_json(client->Get(alice.path("/bundle").c_str()), 401);
   expect_json(client->Get("/v1/accounts/alice/bundles"), 401);
   expect_json(client->Get("/v1/accounts/alice/bundles", ServerFixture::bearer("forged")), 401);
+  // The device's bundle route checks a device credential in its store read: the same answers.
+  expect_json(client->Get(alice.path("/bundle").c_str(), bob.auth()), 200);
+  expect_json(client->Get(alice.path("/bundle").c_str(), server.admin_headers()), 200);
+  const auto forged = client->Get(alice.path("/bundle").c_str(), ServerFixture::bearer("forged"));
+  expect_json(forged, 401);
+  CHECK(forged->get_header_value("WWW-Authenticate") == "Bearer");
+  expect_json(client->Get("/v1/accounts/alice/devices/nobody/bundle", ServerFixture::bearer("forged")), 401);
+  expect_json(client->Get("/v1/accounts/alice/devices/nobody/bundle", bob.auth()), 404);
+  expect_json(client->Delete(("/v1/accounts/alice/devices/" + second.at("device_id").get<std::string>()).c_str(),
+                             server.admin_headers()),
+              200);
+  expect_json(client->Get(alice.path("/bundle").c_str(), ServerFixture::bearer(second.at("credential"))), 401);
   server.config().anonymous_fetch = true;
   expect_json(client->Get(alice.path("/bundle").c_str()), 200);
+  expect_json(client->Get(alice.path("/bundle").c_str(), ServerFixture::bearer("forged")), 401);
   expect_json(client->Get(("/v1/accounts/alice/devices/" + alice.device + "x/bundle").c_str()), 404);
 }
 

@@ -417,7 +417,7 @@ TEST_CASE("device store: a bundle takes the device, its current prekeys and one 
   f.store->add_device(make_device("alice", "tablet", 2), credential_hash("alice/tablet"));
 
   // No prekeys yet: the device alone, nothing claimed.
-  auto material = f.store->take_bundle("alice", "phone");
+  auto material = f.store->take_bundle("alice", "phone", std::nullopt);
   CHECK(material.device == phone);
   CHECK(material.current == CurrentPrekeys{});
   CHECK_FALSE(material.claimed.one_time);
@@ -425,7 +425,7 @@ TEST_CASE("device store: a bundle takes the device, its current prekeys and one 
 
   const PrekeyUpload upload = full_upload(4, 2, 1);
   f.store->store_prekeys("alice", "phone", upload);
-  material = f.store->take_bundle("alice", "phone");
+  material = f.store->take_bundle("alice", "phone", std::nullopt);
   CHECK(material.current == f.store->current_prekeys("alice", "phone"));
   REQUIRE(material.current.signed_prekey);
   REQUIRE(material.claimed.one_time);
@@ -435,18 +435,52 @@ TEST_CASE("device store: a bundle takes the device, its current prekeys and one 
   CHECK(f.store->count_one_time_prekeys("alice", "phone") == OneTimePrekeyCounts{1, 0});
 
   // The last X25519 key; the ML-KEM list is empty now.
-  material = f.store->take_bundle("alice", "phone");
+  material = f.store->take_bundle("alice", "phone", std::nullopt);
   REQUIRE(material.claimed.one_time);
   CHECK_FALSE(material.claimed.pq_one_time);
   CHECK(material.current.pq_last_resort_prekey);
-  material = f.store->take_bundle("alice", "phone");
+  material = f.store->take_bundle("alice", "phone", std::nullopt);
   CHECK_FALSE(material.claimed.one_time);
   CHECK(f.store->count_one_time_prekeys("alice", "phone") == OneTimePrekeyCounts{0, 0});
 
-  CHECK(kind_of([&] { f.store->take_bundle("alice", "watch"); }) == ErrorKind::not_found);
-  CHECK(kind_of([&] { f.store->take_bundle("alice", "bad id!"); }) == ErrorKind::invalid_input);
+  CHECK(kind_of([&] { f.store->take_bundle("alice", "watch", std::nullopt); }) == ErrorKind::not_found);
+  CHECK(kind_of([&] { f.store->take_bundle("alice", "bad id!", std::nullopt); }) == ErrorKind::invalid_input);
   f.store->revoke_device("alice", "tablet", Revocation{5, time_at(5)});
-  CHECK(kind_of([&] { f.store->take_bundle("alice", "tablet"); }) == ErrorKind::conflict);
+  CHECK(kind_of([&] { f.store->take_bundle("alice", "tablet", std::nullopt); }) == ErrorKind::conflict);
+}
+
+TEST_CASE("device store: a bundle for a reader checks its credential before anything else", "[unit]") {
+  Fixture f;
+  f.store->add_device(make_device("alice", "phone", 1), credential_hash("alice/phone"));
+  f.store->add_device(make_device("bob", "laptop", 2), credential_hash("bob/laptop"));
+  f.store->add_device(make_device("bob", "tablet", 3), credential_hash("bob/tablet"));
+  f.store->store_prekeys("alice", "phone", full_upload(4, 3, 0));
+  f.store->revoke_device("bob", "tablet", Revocation{5, time_at(5)});
+
+  // Any active device's credential, of any account, reads the bundle and gets a key.
+  const auto material = f.store->take_bundle("alice", "phone", credential_hash("bob/laptop"));
+  REQUIRE(material.claimed.one_time);
+  CHECK(material.claimed.one_time->key.key_id == 100);
+  CHECK(material.current.signed_prekey);
+
+  // An unknown or revoked device's credential takes nothing, and learns nothing of the device:
+  // unauthenticated whether it exists, is revoked or is missing.
+  for (const char* reader : {"nobody", "bob/tablet"}) {
+    INFO(reader);
+    for (const char* device : {"phone", "watch"}) {
+      CHECK(kind_of([&] { f.store->take_bundle("alice", device, credential_hash(reader)); }) ==
+            ErrorKind::unauthenticated);
+    }
+    CHECK(kind_of([&] { f.store->take_bundle("bob", "tablet", credential_hash(reader)); }) ==
+          ErrorKind::unauthenticated);
+  }
+  CHECK(f.store->count_one_time_prekeys("alice", "phone") == OneTimePrekeyCounts{2, 0});
+  // A valid reader gets the errors of the device itself.
+  CHECK(kind_of([&] { f.store->take_bundle("alice", "watch", credential_hash("alice/phone")); }) ==
+        ErrorKind::not_found);
+  CHECK(kind_of([&] { f.store->take_bundle("bob", "tablet", credential_hash("alice/phone")); }) ==
+        ErrorKind::conflict);
+  CHECK(f.store->take_bundle("alice", "phone", credential_hash("alice/phone")).claimed.one_time->key.key_id == 101);
 }
 
 TEST_CASE("device store: keys claimed ahead for bundles go out once each and in key id order",
@@ -460,7 +494,7 @@ TEST_CASE("device store: keys claimed ahead for bundles go out once each and in 
 
   // More than one claim-ahead block: every key once, lowest id first, the count exact throughout.
   for (std::uint32_t id = 0; id < 70; ++id) {
-    const auto material = f.store->take_bundle("alice", "phone");
+    const auto material = f.store->take_bundle("alice", "phone", std::nullopt);
     REQUIRE(material.claimed.one_time);
     CHECK(material.claimed.one_time->key.key_id == id);
     check_claimed(*material.claimed.one_time, *upload.one_time_prekeys, 2);
@@ -473,11 +507,11 @@ TEST_CASE("device store: keys claimed ahead for bundles go out once each and in 
   auto restarted = SqliteDeviceStore::open(f.path, false);
   CHECK(restarted->count_one_time_prekeys("alice", "phone").one_time == static_cast<std::uint64_t>(in_database));
   for (std::int64_t i = 0; i < in_database; ++i) {
-    const auto material = restarted->take_bundle("alice", "phone");
+    const auto material = restarted->take_bundle("alice", "phone", std::nullopt);
     REQUIRE(material.claimed.one_time);
     CHECK(material.claimed.one_time->key.key_id >= 70);
   }
-  CHECK_FALSE(restarted->take_bundle("alice", "phone").claimed.one_time);
+  CHECK_FALSE(restarted->take_bundle("alice", "phone", std::nullopt).claimed.one_time);
 }
 
 TEST_CASE("device store: a reserve running low is refilled before it runs out", "[unit]") {
@@ -491,7 +525,7 @@ TEST_CASE("device store: a reserve running low is refilled before it runs out", 
   // The first bundle claims kAhead; taking all but kLow of them asks for a refill.
   std::uint32_t next_id = 100;
   for (std::size_t i = 0; i < kAhead - kLow; ++i) {
-    const auto material = f.store->take_bundle("alice", "phone");
+    const auto material = f.store->take_bundle("alice", "phone", std::nullopt);
     REQUIRE(material.claimed.one_time);
     CHECK(material.claimed.one_time->key.key_id == next_id++);
   }
@@ -505,7 +539,7 @@ TEST_CASE("device store: a reserve running low is refilled before it runs out", 
   CHECK(unclaimed_prekeys(f.path) == static_cast<std::int64_t>(2 + 100 - 2 * kAhead));
   CHECK(f.store->count_one_time_prekeys("alice", "phone").one_time == 100 - (kAhead - kLow));
   // The rest go out once each, in key id order, refills included, and then none.
-  while (const auto key = f.store->take_bundle("alice", "phone").claimed.one_time) {
+  while (const auto key = f.store->take_bundle("alice", "phone", std::nullopt).claimed.one_time) {
     CHECK(key->key.key_id == next_id++);
     check_claimed(*key, *upload.one_time_prekeys, 2);
   }
@@ -520,7 +554,7 @@ TEST_CASE("device store: a bundle takes current prekeys another store replaced",
   f.store->store_prekeys("alice", "phone", first);
   // Twice: the second is served from what the first read (same prekeys_index).
   for (int i = 0; i < 2; ++i) {
-    const auto material = f.store->take_bundle("alice", "phone");
+    const auto material = f.store->take_bundle("alice", "phone", std::nullopt);
     REQUIRE(material.current.signed_prekey);
     CHECK(material.current.signed_prekey->key == *first.signed_prekey);
     CHECK(material.current == f.store->current_prekeys("alice", "phone"));
@@ -530,13 +564,13 @@ TEST_CASE("device store: a bundle takes current prekeys another store replaced",
   second.log_index = 3;
   second.signed_prekey = make_key(PrekeyKind::signed_prekey, 77, 5);
   other->store_prekeys("alice", "phone", second);
-  const auto material = f.store->take_bundle("alice", "phone");
+  const auto material = f.store->take_bundle("alice", "phone", std::nullopt);
   REQUIRE(material.current.signed_prekey);
   CHECK(material.current.signed_prekey->key == *second.signed_prekey);
   CHECK(material.current.signed_prekey->log_index == 3);
   CHECK(material.current.pq_last_resort_prekey->key == *first.pq_last_resort_prekey);
   other->revoke_device("alice", "phone", Revocation{4, time_at(4)});
-  CHECK(kind_of([&] { f.store->take_bundle("alice", "phone"); }) == ErrorKind::conflict);
+  CHECK(kind_of([&] { f.store->take_bundle("alice", "phone", std::nullopt); }) == ErrorKind::conflict);
 }
 
 TEST_CASE("device store: a store closed cleanly puts the keys claimed ahead back", "[unit]") {
@@ -544,7 +578,7 @@ TEST_CASE("device store: a store closed cleanly puts the keys claimed ahead back
   f.store->add_device(make_device("alice", "phone", 1), credential_hash("alice/phone"));
   PrekeyUpload upload = full_upload(2, 10, 3);
   f.store->store_prekeys("alice", "phone", upload);
-  const auto first = f.store->take_bundle("alice", "phone");
+  const auto first = f.store->take_bundle("alice", "phone", std::nullopt);
   REQUIRE(first.claimed.one_time);
   REQUIRE(first.claimed.pq_one_time);
   CHECK(unclaimed_prekeys(f.path) < 2 + 10);  // claimed ahead: claimed in the database
@@ -554,14 +588,14 @@ TEST_CASE("device store: a store closed cleanly puts the keys claimed ahead back
   CHECK(f.store->count_one_time_prekeys("alice", "phone") == OneTimePrekeyCounts{9, 2});
   std::set<std::uint32_t> ids;
   for (int i = 0; i < 9; ++i) {
-    const auto material = f.store->take_bundle("alice", "phone");
+    const auto material = f.store->take_bundle("alice", "phone", std::nullopt);
     REQUIRE(material.claimed.one_time);
     check_claimed(*material.claimed.one_time, *upload.one_time_prekeys, 2);  // batch path intact
     ids.insert(material.claimed.one_time->key.key_id);
   }
   CHECK(ids.size() == 9);
   CHECK(ids.count(first.claimed.one_time->key.key_id) == 0);  // the one handed out stays out
-  CHECK_FALSE(f.store->take_bundle("alice", "phone").claimed.one_time);
+  CHECK_FALSE(f.store->take_bundle("alice", "phone", std::nullopt).claimed.one_time);
 }
 
 TEST_CASE("device store: a clean close gives back only keys no other store claimed after", "[unit]") {
@@ -572,14 +606,14 @@ TEST_CASE("device store: a clean close gives back only keys no other store claim
   constexpr std::uint32_t kLow = SqliteDeviceStore::kRefillAt;
   auto other = SqliteDeviceStore::open(f.path, false);
 
-  CHECK(f.store->take_bundle("alice", "phone").claimed.one_time->key.key_id == 100);  // claims 100 to 131
-  CHECK(other->take_bundle("alice", "phone").claimed.one_time->key.key_id == 100 + kAhead);
+  CHECK(f.store->take_bundle("alice", "phone", std::nullopt).claimed.one_time->key.key_id == 100);  // claims 100 to 131
+  CHECK(other->take_bundle("alice", "phone", std::nullopt).claimed.one_time->key.key_id == 100 + kAhead);
   other.reset();  // gives back 133 to 163: no one claimed after it
   CHECK(unclaimed_prekeys(f.path) == 2 + 100 - kAhead - 1);
 
   // Taking all but kLow from the first claim makes f's refiller claim 133 to 164: a second run.
   for (std::uint32_t id = 101; id < 100 + kAhead - kLow; ++id) {
-    CHECK(f.store->take_bundle("alice", "phone").claimed.one_time->key.key_id == id);
+    CHECK(f.store->take_bundle("alice", "phone", std::nullopt).claimed.one_time->key.key_id == id);
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (unclaimed_prekeys(f.path) > 2 + 100 - 2 * kAhead - 1 && std::chrono::steady_clock::now() < deadline) {
@@ -592,9 +626,9 @@ TEST_CASE("device store: a clean close gives back only keys no other store claim
   f.store = SqliteDeviceStore::open(f.path, false);
   CHECK(f.store->count_one_time_prekeys("alice", "phone").one_time == 200 - (101 + kAhead));
   for (std::uint32_t id = 101 + kAhead; id < 200; ++id) {
-    CHECK(f.store->take_bundle("alice", "phone").claimed.one_time->key.key_id == id);
+    CHECK(f.store->take_bundle("alice", "phone", std::nullopt).claimed.one_time->key.key_id == id);
   }
-  CHECK_FALSE(f.store->take_bundle("alice", "phone").claimed.one_time);
+  CHECK_FALSE(f.store->take_bundle("alice", "phone", std::nullopt).claimed.one_time);
 }
 
 TEST_CASE("device store: keys claimed ahead are bounded in memory across devices", "[unit]") {
@@ -616,7 +650,7 @@ TEST_CASE("device store: keys claimed ahead are bounded in memory across devices
   for (int d = 0; d < kDevices; ++d) {
     const std::int64_t rows_before = unclaimed_prekeys(path);
     const std::size_t bytes_before = store->reserved_bytes();
-    REQUIRE(store->take_bundle("alice", "d" + std::to_string(d)).claimed.one_time);
+    REQUIRE(store->take_bundle("alice", "d" + std::to_string(d), std::nullopt).claimed.one_time);
     const std::int64_t claimed = rows_before - unclaimed_prekeys(path);
     const bool past_bound = bytes_before >= kBound;
     CHECK(claimed == (past_bound ? 1 : static_cast<std::int64_t>(kAhead)));
@@ -636,7 +670,7 @@ TEST_CASE("device store: keys claimed ahead are bounded in memory across devices
   // Everything claimed ahead goes out once; then nothing is held.
   std::set<std::pair<int, std::uint32_t>> seen;
   for (int d = 0; d < kDevices; ++d) {
-    while (auto key = store->take_bundle("alice", "d" + std::to_string(d)).claimed.one_time) {
+    while (auto key = store->take_bundle("alice", "d" + std::to_string(d), std::nullopt).claimed.one_time) {
       CHECK(seen.insert({d, key->key.key_id}).second);
     }
   }
@@ -652,7 +686,7 @@ TEST_CASE("device store: a new list or a revocation drops the keys claimed ahead
   first.one_time_prekeys = make_batch(kOneTime, 0, 10);
   first.pq_one_time_prekeys = make_batch(kPqOneTime, 0, 10);
   f.store->store_prekeys("alice", "phone", first);
-  CHECK(f.store->take_bundle("alice", "phone").claimed.one_time->key.key_id == 0);
+  CHECK(f.store->take_bundle("alice", "phone", std::nullopt).claimed.one_time->key.key_id == 0);
 
   // A new X25519 list: its keys, never the old ones claimed ahead; the ML-KEM reserve stays.
   PrekeyUpload second;
@@ -660,12 +694,12 @@ TEST_CASE("device store: a new list or a revocation drops the keys claimed ahead
   second.one_time_prekeys = make_batch(kOneTime, 100, 3);
   f.store->store_prekeys("alice", "phone", second);
   CHECK(f.store->count_one_time_prekeys("alice", "phone") == OneTimePrekeyCounts{3, 9});
-  const auto material = f.store->take_bundle("alice", "phone");
+  const auto material = f.store->take_bundle("alice", "phone", std::nullopt);
   CHECK(material.claimed.one_time->key.key_id == 100);
   CHECK(material.claimed.pq_one_time->key.key_id == 1);
 
   f.store->revoke_device("alice", "phone", Revocation{4, time_at(4)});
-  CHECK(kind_of([&] { f.store->take_bundle("alice", "phone"); }) == ErrorKind::conflict);
+  CHECK(kind_of([&] { f.store->take_bundle("alice", "phone", std::nullopt); }) == ErrorKind::conflict);
   CHECK(f.store->count_one_time_prekeys("alice", "phone") == OneTimePrekeyCounts{0, 0});
 }
 
@@ -919,7 +953,7 @@ TEST_CASE("device store: bundles of many devices taken at once hand each key out
           if (done[d]) continue;
           keyservice::DeviceStore::BundleMaterial material;
           try {
-            material = store.take_bundle("alice", names[d]);
+            material = store.take_bundle("alice", names[d], std::nullopt);
           } catch (const keyservice::Error& e) {
             if (d != kVictim || e.kind() != ErrorKind::conflict) throw;
             done[d] = true;
@@ -963,7 +997,7 @@ TEST_CASE("device store: bundles of many devices taken at once hand each key out
   }
   CHECK(unclaimed_prekeys(f.path) == 2 * (kDevices - 1));  // each active device's current keys only
   CHECK(rows(f.path, "prekeys") == 2 * (kDevices - 1) + 200 * (kDevices - 1));  // and claimed ones, until replaced
-  CHECK(kind_of([&] { second->take_bundle("alice", names[kVictim]); }) == ErrorKind::conflict);
+  CHECK(kind_of([&] { second->take_bundle("alice", names[kVictim], std::nullopt); }) == ErrorKind::conflict);
 }
 
 TEST_CASE("device store: processes claim each one-time key exactly once", "[unit][concurrency]") {
@@ -1080,7 +1114,7 @@ TEST_CASE("device store: malformed stored rows are reported and never served", "
   tamper("UPDATE one_time_lists SET last_key_id = 4000");
   for (int i = 0; i < 3; ++i) REQUIRE(f.store->claim_one_time_prekey("alice", "phone", kOneTime));
   CHECK(kind_of([&] { f.store->claim_one_time_prekey("alice", "phone", kOneTime); }) == ErrorKind::integrity);
-  CHECK(kind_of([&] { f.store->take_bundle("alice", "phone"); }) == ErrorKind::integrity);
+  CHECK(kind_of([&] { f.store->take_bundle("alice", "phone", std::nullopt); }) == ErrorKind::integrity);
 
   tamper("UPDATE prekeys SET signature = x'00' WHERE kind = 'signed_prekey'");
   CHECK(kind_of([&] { f.store->current_prekeys("alice", "phone"); }) == ErrorKind::integrity);
