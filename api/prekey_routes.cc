@@ -42,6 +42,22 @@ void send_bundles(httplib::Response& response, const std::string& body) {
 void add_prekey_routes(HttpServer& server, Service& service) {
   // One per server: its caches belong to service.log.
   const auto bundle_json = std::make_shared<BundleJson>(service.log);
+  // The bundle routes before the others: make_server() says why.
+  server.get("/v1/accounts/{account}/devices/{device}/bundle", [&service, bundle_json](const auto& request, auto& response) {
+    const std::string account = path_id(request, 1, "account");
+    const std::string device = path_id(request, 2, "device");
+    const std::optional<audit::Hash> reader = service.reader_to_check(request);
+    allow_only(request, {});
+    send_bundles(response, bundle_json->write({service.prekeys.bundle(account, device, reader)}));
+  });
+
+  server.get("/v1/accounts/{account}/bundles", [&service, bundle_json](const auto& request, auto& response) {
+    const std::string account = path_id(request, 1, "account");
+    service.require_reader(request);
+    allow_only(request, {});
+    send_bundles(response, bundle_json->write(service.prekeys.bundles(account)));
+  });
+
   server.put("/v1/accounts/{account}/devices/{device}/prekeys", [&service](const auto& request, auto& response) {
     const std::string account = path_id(request, 1, "account");
     const std::string device = path_id(request, 2, "device");
@@ -74,21 +90,6 @@ void add_prekey_routes(HttpServer& server, Service& service) {
     allow_only(request, {});
     const keyservice::OneTimePrekeyCounts counts = service.prekeys.count(account, device);
     send_json(response, 200, {{"one_time_prekeys", counts.one_time}, {"pq_one_time_prekeys", counts.pq_one_time}});
-  });
-
-  server.get("/v1/accounts/{account}/devices/{device}/bundle", [&service, bundle_json](const auto& request, auto& response) {
-    const std::string account = path_id(request, 1, "account");
-    const std::string device = path_id(request, 2, "device");
-    const std::optional<audit::Hash> reader = service.reader_to_check(request);
-    allow_only(request, {});
-    send_bundles(response, bundle_json->write({service.prekeys.bundle(account, device, reader)}));
-  });
-
-  server.get("/v1/accounts/{account}/bundles", [&service, bundle_json](const auto& request, auto& response) {
-    const std::string account = path_id(request, 1, "account");
-    service.require_reader(request);
-    allow_only(request, {});
-    send_bundles(response, bundle_json->write(service.prekeys.bundles(account)));
   });
 }
 

@@ -33,11 +33,13 @@ void add_gauges(Service& service) {
 
 std::unique_ptr<HttpServer> make_server(Service& service, const ServerOptions& options) {
   auto server = HttpServer::create(options, service.metrics);
+  // Bundle fetches, the bulk of the traffic, first: cpp-httplib tries routes in the order they
+  // were added, with a std::regex match each (about 0.3 µs per route tried).
+  add_prekey_routes(*server, service);
   add_ops_routes(*server, service);
   add_log_routes(*server, service);
   add_admin_routes(*server, service);
   add_device_routes(*server, service);
-  add_prekey_routes(*server, service);
   add_gauges(service);
 
   // Abuse limits on the routes that cost the most per request: enrollment (a key generated in
