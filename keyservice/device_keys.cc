@@ -11,6 +11,9 @@ namespace {
 
 constexpr std::string_view kLabelPrefix = "device:";
 
+// The cache's key: the device key's CKA_ID.
+std::string id_of(const Device& device) { return std::string(device.token_key_id.begin(), device.token_key_id.end()); }
+
 }  // namespace
 
 std::string device_key_label(std::string_view account, std::string_view device) {
@@ -31,7 +34,7 @@ std::optional<std::pair<std::string, std::string>> parse_device_key_label(std::s
 pkcs11::KeyPair DeviceKeys::identity_key(const Device& device) {
   {
     const std::lock_guard guard(cache_mutex_);
-    if (const auto found = cache_.find(device.token_key_id); found != cache_.end()) return found->second;
+    if (const auto found = cache_.find(id_of(device)); found != cache_.end()) return found->second;
   }
   // Looked up outside the cache lock: concurrent first uses of one key find it twice, harmlessly.
   std::optional<pkcs11::KeyPair> key = pkcs11::find_key_pair_by_id(token_.pool(), device.token_key_id);
@@ -41,17 +44,17 @@ pkcs11::KeyPair DeviceKeys::identity_key(const Device& device) {
                                           " is not the identity key it enrolled with");
   }
   const std::lock_guard guard(cache_mutex_);
-  return cache_.try_emplace(device.token_key_id, std::move(*key)).first->second;
+  return cache_.try_emplace(id_of(device), std::move(*key)).first->second;
 }
 
 void DeviceKeys::remember(const Device& device, const pkcs11::KeyPair& key) {
   const std::lock_guard guard(cache_mutex_);
-  cache_.insert_or_assign(device.token_key_id, key);
+  cache_.insert_or_assign(id_of(device), key);
 }
 
 void DeviceKeys::forget(const Device& device) {
   const std::lock_guard guard(cache_mutex_);
-  cache_.erase(device.token_key_id);
+  cache_.erase(id_of(device));
 }
 
 bool DeviceKeys::destroy(const Device& device) {

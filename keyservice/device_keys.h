@@ -59,7 +59,9 @@ class DeviceKeys {
  private:
   pkcs11::Token& token_;
   std::mutex cache_mutex_;
-  std::map<std::vector<std::uint8_t>, pkcs11::KeyPair> cache_;  // by CKA_ID
+  // By CKA_ID, its bytes as a string: GCC 12 at -O3 warns falsely (-Wstringop-overread) on the
+  // memcmp that ordering std::vector<std::uint8_t> keys inlines.
+  std::map<std::string, pkcs11::KeyPair> cache_;
   std::array<std::mutex, 64> device_mutexes_;
   std::shared_mutex lifecycle_;
 };
