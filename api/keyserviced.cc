@@ -18,6 +18,7 @@
 #include "api/logging.h"
 #include "api/periodic_task.h"
 #include "api/service.h"
+#include "audit/command_line.h"
 #include "audit/encoding.h"
 #include "keyservice/log/log_init.h"
 #include "keyservice/reconciler.h"
@@ -183,14 +184,7 @@ int main(int argc, char** argv) {
   keyservice::ServiceConfig config;
   app.set_config("--config", "", "Configuration file (keyadmin init writes DATA_DIR/keyservice.conf)");
   keyservice::add_config_options(app, config);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return 2;
-  }
+  if (const auto exit_code = audit::parse_command_line(app, argc, argv)) return *exit_code;
   api::setup_logging(config.log_format, config.log_level);
   try {
     return serve(config);

@@ -40,6 +40,7 @@
 #include "audit/log_entry.h"
 #include "audit/openssl_ptr.h"
 #include "audit/prekey.h"
+#include "bench/bench_main.h"
 #include "bench/bench_server.h"
 #include "keyservice/log/token_entries.h"
 
@@ -244,28 +245,7 @@ std::string load_average() {
   return line + " (1, 5, 15 min; " + std::to_string(std::thread::hardware_concurrency()) + " cores)";
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  Options options;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    const bool has_value = i + 1 < argc;
-    if (arg == "--entries" && has_value) options.entries = std::strtoull(argv[++i], nullptr, 10);
-    else if (arg == "--per-device" && has_value) options.per_device = std::strtoull(argv[++i], nullptr, 10);
-    else if (arg == "--rotations" && has_value) options.rotations = std::strtoull(argv[++i], nullptr, 10);
-    else if (arg == "--server-threads" && has_value) options.server_threads = std::atoi(argv[++i]);
-    else if (arg == "--dir" && has_value) options.dir = argv[++i];
-    else if (arg == "--rotate-last-resort") options.rotate_last_resort = true;
-    else {
-      std::fprintf(stderr, "usage: audit [--entries N] [--per-device K] [--rotations R] [--server-threads T] [--dir DIR] [--rotate-last-resort]\n");
-      return 2;
-    }
-  }
-  if (options.entries < 2 || options.per_device < 2 || options.rotations + 2 > options.per_device) {
-    std::fprintf(stderr, "audit: need --entries >= 2 and --per-device >= --rotations + 2\n");
-    return 2;
-  }
+int run(const Options& options) {
   try {
     bench::setup_bench_logging("warn");
     bench::BenchDir dir(options.dir);
@@ -395,4 +375,28 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "audit: %s\n", e.what());
     return 1;
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  return bench::bench_main(
+      "audit", "keyaudit verify over a log served over HTTPS in process, against raw hashing and Ed25519", argc, argv,
+      [&](CLI::App& app) {
+        app.add_option("--entries", options.entries, "log entries")->check(CLI::Range(2ULL, 1ULL << 40))->capture_default_str();
+        app.add_option("--per-device", options.per_device, "entries per device")->check(CLI::Range(2ULL, 1ULL << 40))->capture_default_str();
+        app.add_option("--rotations", options.rotations, "signed-prekey rotations per device")->capture_default_str();
+        app.add_option("--server-threads", options.server_threads, "worker threads of the server")
+            ->check(CLI::Range(1, 4096))
+            ->capture_default_str();
+        app.add_option("--dir", options.dir, "where the run's data goes")->capture_default_str();
+        app.add_flag("--rotate-last-resort", options.rotate_last_resort, "each rotation also replaces the ML-KEM last-resort prekey");
+        app.callback([&] {
+          if (options.rotations + 2 > options.per_device) {
+            throw CLI::ValidationError("--rotations", "--per-device must be at least --rotations + 2");
+          }
+        });
+      },
+      [&] { return run(options); });
 }

@@ -3,12 +3,12 @@
 // 1 for a failure while measuring, otherwise what the bench returns.
 #pragma once
 
-#include <CLI/CLI.hpp>
-
 #include <csignal>
 #include <cstdio>
 #include <exception>
 #include <string>
+
+#include "audit/command_line.h"
 
 namespace escrowless::bench {
 
@@ -19,12 +19,7 @@ int bench_main(const std::string& name, const std::string& description, int argc
                AddOptions add_options, Run run) {
   CLI::App app(description, name);
   add_options(app);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? 0 : 2;
-  }
+  if (const auto exit_code = audit::parse_command_line(app, argc, argv)) return *exit_code;
   ::signal(SIGPIPE, SIG_IGN);
   try {
     return run();

@@ -28,10 +28,12 @@
 #include <future>
 #include <map>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "audit/checkpoint.h"
+#include "bench/bench_main.h"
 #include "audit/error.h"
 #include "audit/hash.h"
 #include "audit/proof_verify.h"
@@ -382,15 +384,7 @@ struct PhaseResult {
   DbSize size;
 };
 
-void usage() {
-  std::fprintf(stderr,
-               "usage: log [--entries N] [--large N] [--dir DIR] [--keep] [--window W] [--proofs P]\n"
-               "           [--max-batch B] [--algorithm ed25519|ecdsa-p256] [--seed S]\n");
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
+struct Options {
   std::uint64_t entries = kMillion;
   std::uint64_t large = 10 * kMillion;
   std::string parent = "/tmp";
@@ -398,46 +392,22 @@ int main(int argc, char** argv) {
   std::size_t window = 50'000;
   std::size_t proofs = 20'000;
   std::size_t max_batch = ks::TransparencyLog::Options{}.max_batch;
-  p11::Algorithm algorithm = p11::Algorithm::ed25519;
+  std::string algorithm = "ed25519";
   std::uint64_t seed = 1;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    const bool has_value = i + 1 < argc;
-    if (arg == "--entries" && has_value) {
-      entries = std::strtoull(argv[++i], nullptr, 10);
-    } else if (arg == "--large" && has_value) {
-      large = std::strtoull(argv[++i], nullptr, 10);
-    } else if (arg == "--dir" && has_value) {
-      parent = argv[++i];
-    } else if (arg == "--keep") {
-      keep = true;
-    } else if (arg == "--window" && has_value) {
-      window = std::strtoull(argv[++i], nullptr, 10);
-    } else if (arg == "--proofs" && has_value) {
-      proofs = std::strtoull(argv[++i], nullptr, 10);
-    } else if (arg == "--max-batch" && has_value) {
-      max_batch = std::strtoull(argv[++i], nullptr, 10);
-    } else if (arg == "--algorithm" && has_value) {
-      algorithm = p11::parse_algorithm(argv[++i]);
-    } else if (arg == "--seed" && has_value) {
-      seed = std::strtoull(argv[++i], nullptr, 10);
-    } else {
-      usage();
-      return 2;
-    }
-  }
-  if (entries == 0 || window == 0 || proofs == 0 || max_batch == 0 || (large != 0 && large <= entries)) {
-    std::fprintf(stderr, "log: --entries, --window, --proofs, --max-batch must be positive and "
-                         "--large 0 or above --entries\n");
-    return 2;
-  }
+};
 
+int run(const Options& o) {
+  const std::uint64_t entries = o.entries, large = o.large;
+  const std::string& parent = o.parent;
+  const bool keep = o.keep;
+  const std::size_t window = o.window, proofs = o.proofs, max_batch = o.max_batch;
+  const p11::Algorithm algorithm = p11::parse_algorithm(o.algorithm);
+  const std::uint64_t seed = o.seed;
   std::error_code ec;
   fs::create_directories(parent, ec);
   std::string dir_template = (fs::path(parent) / "escrowless-bench-log-XXXXXX").string();
   if (::mkdtemp(dir_template.data()) == nullptr) {
-    std::fprintf(stderr, "log: cannot make a folder under %s: %s\n", parent.c_str(), std::strerror(errno));
-    return 1;
+    throw std::runtime_error("cannot make a folder under " + parent + ": " + std::strerror(errno));
   }
   const std::string dir = dir_template;
   const std::string db = dir + "/log.db";
@@ -526,10 +496,9 @@ int main(int argc, char** argv) {
       }
     }
     log->stop();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "log: %s\n", e.what());
+  } catch (...) {
     cleanup();
-    return 1;
+    throw;
   }
 
   // The summary table.
@@ -570,4 +539,31 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   cleanup();
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  return escrowless::bench::bench_main(
+      "log", "The transparency log at scale: durable appends, proofs and memory as it grows", argc, argv,
+      [&](CLI::App& app) {
+        app.add_option("--entries", o.entries, "entries appended first")->check(CLI::PositiveNumber)->capture_default_str();
+        app.add_option("--large", o.large, "size the log then grows to (0 skips that phase)")->capture_default_str();
+        app.add_option("--dir", o.parent, "where the run's data goes")->capture_default_str();
+        app.add_flag("--keep", o.keep, "keep the data folder");
+        app.add_option("--window", o.window, "appends in flight")->check(CLI::PositiveNumber)->capture_default_str();
+        app.add_option("--proofs", o.proofs, "proofs timed of each kind")->check(CLI::PositiveNumber)->capture_default_str();
+        app.add_option("--max-batch", o.max_batch, "entries per checkpoint at most")
+            ->check(CLI::PositiveNumber)
+            ->capture_default_str();
+        app.add_option("--algorithm", o.algorithm, "the log key")
+            ->check(CLI::IsMember({"ed25519", "ecdsa-p256"}))
+            ->capture_default_str();
+        app.add_option("--seed", o.seed, "seed of the random proof choices")->capture_default_str();
+        app.callback([&] {
+          if (o.large != 0 && o.large <= o.entries) throw CLI::ValidationError("--large", "must be 0 or above --entries");
+        });
+      },
+      [&] { return run(o); });
 }

@@ -6,15 +6,15 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <filesystem>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <openssl/evp.h>
 
+#include "bench/bench_main.h"
 #include "pkcs11/error.h"
 #include "pkcs11/keys.h"
 #include "pkcs11/pin_source.h"
@@ -75,25 +75,9 @@ std::uint64_t pool_round(p11::Token& token, const p11::KeyPair& key, int threads
   });
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  double seconds = 1.0;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
-      seconds = std::atof(argv[++i]);
-    } else {
-      std::fprintf(stderr, "usage: pkcs11_sign [--seconds S]\n");
-      return 2;
-    }
-  }
-  if (seconds <= 0) {
-    std::fprintf(stderr, "pkcs11_sign: --seconds must be positive\n");
-    return 2;
-  }
-
+int run(double seconds) {
   char dir_template[] = "/tmp/escrowless-bench-XXXXXX";
-  if (::mkdtemp(dir_template) == nullptr) return 1;
+  if (::mkdtemp(dir_template) == nullptr) throw std::runtime_error("cannot make a folder under /tmp");
   const std::string dir = dir_template;
   try {
     const p11::SoftHsmToken made = p11::provision_softhsm_token(dir + "/softhsm", "bench", p11::kDefaultModulePath);
@@ -125,11 +109,22 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
       }
     }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "pkcs11_sign: %s\n", e.what());
+  } catch (...) {
     std::filesystem::remove_all(dir);
-    return 1;
+    throw;
   }
   std::filesystem::remove_all(dir);
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  double seconds = 1.0;
+  return escrowless::bench::bench_main(
+      "pkcs11_sign", "Signatures per second through the session pool against a raw C_Sign loop", argc, argv,
+      [&](CLI::App& app) {
+        app.add_option("--seconds", seconds, "seconds per round")->check(CLI::Range(0.01, 86400.0))->capture_default_str();
+      },
+      [&] { return run(seconds); });
 }

@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "audit/client/https_client.h"
+#include "audit/command_line.h"
 #include "audit/error.h"
 #include "audit/keyaudit/commands.h"
 
@@ -40,16 +41,7 @@ int main(int argc, char** argv) {
   watch->add_option("--account", monitor.account, "the account to watch")->required();
   watch->add_option("--expect", monitor.expect, "JSON file of the account's known devices (see docs/auditor-guide.md)")
       ->required();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return 2;
-  }
+  if (const auto exit_code = escrowless::audit::parse_command_line(app, argc, argv)) return *exit_code;
   try {
     return verify->parsed() ? ka::run_verify(options) : ka::run_monitor(options, monitor);
   } catch (const ka::UsageError& e) {

@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "audit/client/https_client.h"
+#include "audit/command_line.h"
 #include "audit/error.h"
 #include "audit/keyclient/bundle_json.h"
 #include "audit/keyclient/credential_file.h"
@@ -46,16 +47,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   FetchOptions options;
   add_fetch_command(app, options);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return 2;
-  }
+  if (const auto exit_code = escrowless::audit::parse_command_line(app, argc, argv)) return *exit_code;
   try {
     const auto verified = escrowless::keyclient::fetch_verified(options);
     std::cout << escrowless::keyclient::verified_bundles_json(verified).dump(2) << "\n";

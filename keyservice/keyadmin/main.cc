@@ -4,6 +4,7 @@
 #include <exception>
 #include <iostream>
 
+#include "audit/command_line.h"
 #include "audit/error.h"
 #include "keyservice/error.h"
 #include "keyservice/keyadmin/commands.h"
@@ -24,15 +25,9 @@ int main(int argc, char** argv) {
   escrowless::keyadmin::add_token_commands(app);
   escrowless::keyadmin::add_key_commands(app);
   escrowless::keyadmin::add_log_commands(app);
+  // The subcommands run inside the parse.
   try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return 2;
+    if (const auto exit_code = escrowless::audit::parse_command_line(app, argc, argv)) return *exit_code;
   } catch (const escrowless::pkcs11::Error& e) {
     std::cerr << "keyadmin: " << e.what() << "\n";
     return 1;
