@@ -509,12 +509,14 @@ DeviceStore::BundleMaterial SqliteDeviceStore::take_bundle(std::string_view acco
     if (const auto found = current_cache_.find(cache_key); found != current_cache_.end()) cached = found->second;
   }
   BundleMaterial material;
-  // One statement is one read snapshot: no BEGIN and COMMIT on the hottest read.
-  BundleSnapshot snapshot = read_bundle_snapshot(*connection, account, device, reader);
+  // With the current prekeys cached, one statement is the whole read snapshot: no BEGIN and
+  // COMMIT on the hottest read.
+  BundleSnapshot snapshot;
+  if (cached) snapshot = read_bundle_snapshot(*connection, account, device, reader);
   if (cached && cached->prekeys_index == snapshot.prekeys_index) {
     material.current = cached->current;
   } else {
-    // Not cached, or new prekeys since: the device and its current prekeys, read again together.
+    // Not cached, or new prekeys since: the device and its current prekeys, read together.
     const sqlite::ReadTransaction together(connection->db());
     snapshot = read_bundle_snapshot(*connection, account, device, reader);
     material.current = current_in(*connection, snapshot.row_id);
