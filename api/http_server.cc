@@ -116,7 +116,7 @@ std::unique_ptr<HttpServer> HttpServer::create(const ServerOptions& options, Met
         status == 404   ? "no such route"
         : status == 413 ? "the request body is larger than allowed"
         : status == 431 ? "the request headers are larger than allowed"
-        : status == 400 ? "malformed HTTP request (a POST or PUT needs a Content-Length header, 0 for no body)"
+        : status == 400 ? "malformed HTTP request"
                         : "the request could not be served";
     send_problem(response, {status, status == 404 ? "not-found" : "invalid-request", detail}, {});
   });
@@ -126,32 +126,68 @@ std::unique_ptr<HttpServer> HttpServer::create(const ServerOptions& options, Met
 Handler HttpServer::wrap(std::string route, Handler handler) {
   return [this, route = std::move(route), handler = std::move(handler)](
              const httplib::Request& request, httplib::Response& response) {
-    const auto start = std::chrono::steady_clock::now();
-    const std::string request_id = new_request_id();
-    response.set_header("X-Request-Id", request_id);
-    guard_->request_started();
-    try {
-      if (header_bytes(request) > kMaxHeaderBytes) {
-        throw ApiError(431, "invalid-request", "the request headers are larger than allowed (16 KiB)");
-      }
-      check_rate(request, response, route);
-      handler(request, response);
-      if (response.status == -1) response.status = 200;
-    } catch (...) {
-      std::string internal;
-      const Problem problem = problem_for(std::current_exception(), internal);
-      if (!internal.empty()) {
-        spdlog::error("request {} {} {}: {}", request_id, request.method, route, internal);
-      }
-      send_problem(response, problem, request_id);
-    }
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    metrics_.observe_request(route, request.method, response.status, seconds);
-    spdlog::info("request {} {} {} {} {:.3f}ms", request_id, request.method, route, response.status,
-                 seconds * 1000);
-    guard_->request_finished();
+    serve(route, handler, request, response);
   };
+}
+
+// RFC 9112 6.3: a request with neither Content-Length nor Transfer-Encoding has no body (rule 7).
+// cpp-httplib 0.11 instead reads such a POST, PUT or DELETE until the connection closes, which
+// a keep-alive client never does, so it answered 400 once the read timed out. Routes with a body
+// are therefore registered as content-reader handlers: httplib calls them before reading
+// anything, and the body is read here only when the request announces one.
+httplib::Server::HandlerWithContentReader HttpServer::wrap_with_body(std::string route, Handler handler) {
+  return [this, route = std::move(route), handler = std::move(handler)](
+             const httplib::Request& request, httplib::Response& response,
+             const httplib::ContentReader& reader) {
+    // A copy the body can be put into: handlers read request.body, and httplib hands out its
+    // request as const. The path matches point into `request`, which outlives the copy.
+    httplib::Request with_body = request;
+    int body_status = 0;
+    if (request.has_header("Content-Length") || request.has_header("Transfer-Encoding")) {
+      // httplib enforces the body limit (413) and reports malformed framing (400) in the status.
+      const bool read = reader([&with_body](const char* data, std::size_t size) {
+        with_body.body.append(data, size);
+        return true;
+      });
+      if (!read) body_status = response.status == 413 ? 413 : 400;
+    }
+    serve(route,
+          [&handler, body_status](const httplib::Request& req, httplib::Response& res) {
+            if (body_status == 413) throw ApiError(413, "invalid-request", "the request body is larger than allowed");
+            if (body_status != 0) throw bad_request("the request body could not be read (malformed length or chunked framing)");
+            handler(req, res);
+          },
+          with_body, response);
+  };
+}
+
+void HttpServer::serve(const std::string& route, const Handler& handler, const httplib::Request& request,
+                       httplib::Response& response) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::string request_id = new_request_id();
+  response.set_header("X-Request-Id", request_id);
+  guard_->request_started();
+  try {
+    if (header_bytes(request) > kMaxHeaderBytes) {
+      throw ApiError(431, "invalid-request", "the request headers are larger than allowed (16 KiB)");
+    }
+    check_rate(request, response, route);
+    handler(request, response);
+    if (response.status == -1) response.status = 200;
+  } catch (...) {
+    std::string internal;
+    const Problem problem = problem_for(std::current_exception(), internal);
+    if (!internal.empty()) {
+      spdlog::error("request {} {} {}: {}", request_id, request.method, route, internal);
+    }
+    send_problem(response, problem, request_id);
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  metrics_.observe_request(route, request.method, response.status, seconds);
+  spdlog::info("request {} {} {} {} {:.3f}ms", request_id, request.method, route, response.status,
+               seconds * 1000);
+  guard_->request_finished();
 }
 
 HttpServer::RouteLimits HttpServer::RouteLimits::make(RateLimit per_credential, RateLimit per_address) {
@@ -206,14 +242,23 @@ std::string HttpServer::add_route(const std::string& method, const std::string& 
 void HttpServer::get(const std::string& path, Handler handler) {
   server_->Get(add_route("GET", path), wrap(path, std::move(handler)));
 }
+void HttpServer::get_rest(const std::string& path, Handler handler) {
+  std::string regex = add_route("GET", path);
+  constexpr std::string_view kSegment = "([^/]+)";
+  if (!path.ends_with("}") || !regex.ends_with(kSegment)) {
+    throw std::logic_error("route " + path + " does not end in a {name}");
+  }
+  regex.replace(regex.size() - kSegment.size(), kSegment.size(), "(.+)");
+  server_->Get(regex, wrap(path, std::move(handler)));
+}
 void HttpServer::post(const std::string& path, Handler handler) {
-  server_->Post(add_route("POST", path), wrap(path, std::move(handler)));
+  server_->Post(add_route("POST", path), wrap_with_body(path, std::move(handler)));
 }
 void HttpServer::put(const std::string& path, Handler handler) {
-  server_->Put(add_route("PUT", path), wrap(path, std::move(handler)));
+  server_->Put(add_route("PUT", path), wrap_with_body(path, std::move(handler)));
 }
 void HttpServer::del(const std::string& path, Handler handler) {
-  server_->Delete(add_route("DELETE", path), wrap(path, std::move(handler)));
+  server_->Delete(add_route("DELETE", path), wrap_with_body(path, std::move(handler)));
 }
 
 int HttpServer::bind(const std::string& host, int port) {

@@ -58,6 +58,9 @@ class HttpServer {
   // one path segment, available to the handler as request.matches[1], [2], ... in order. The
   // template is also the route's name in logs and metrics, and docs/openapi.yaml must list it.
   void get(const std::string& path, Handler handler);
+  // The same for a template ending in a {name} that takes the rest of the path, slashes and
+  // all (C2SP tlog-tiles paths have a varying number of segments).
+  void get_rest(const std::string& path, Handler handler);
   void post(const std::string& path, Handler handler);
   void put(const std::string& path, Handler handler);
   void del(const std::string& path, Handler handler);
@@ -90,6 +93,11 @@ class HttpServer {
   HttpServer(std::unique_ptr<ConnectionGuard> guard, std::unique_ptr<httplib::SSLServer> server, Metrics& metrics)
       : guard_(std::move(guard)), server_(std::move(server)), metrics_(metrics) {}
   Handler wrap(std::string route, Handler handler);
+  httplib::Server::HandlerWithContentReader wrap_with_body(std::string route, Handler handler);
+  // What every wrapped handler does around `handler`: request id, header cap, rate limit,
+  // problem+json for exceptions, metrics and the access log line.
+  void serve(const std::string& route, const Handler& handler, const httplib::Request& request,
+             httplib::Response& response);
   // Throws ApiError(429) (and sets Retry-After) when a limit of the route refuses the request.
   void check_rate(const httplib::Request& request, httplib::Response& response, const std::string& route);
   std::string add_route(const std::string& method, const std::string& path);

@@ -38,6 +38,7 @@ std::unique_ptr<HttpServer> make_server(Service& service, const ServerOptions& o
   add_prekey_routes(*server, service);
   add_ops_routes(*server, service);
   add_log_routes(*server, service);
+  add_tile_routes(*server, service);
   add_admin_routes(*server, service);
   add_device_routes(*server, service);
   add_gauges(service);

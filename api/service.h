@@ -56,5 +56,6 @@ void add_ops_routes(HttpServer& server, Service& service);
 void add_admin_routes(HttpServer& server, Service& service);
 void add_device_routes(HttpServer& server, Service& service);
 void add_prekey_routes(HttpServer& server, Service& service);
+void add_tile_routes(HttpServer& server, Service& service);
 
 }  // namespace escrowless::api

@@ -218,4 +218,16 @@ std::vector<audit::Hash> TransparencyLog::consistency_proof(std::uint64_t from, 
   return keyservice::consistency_proof(*reader_, from, to);
 }
 
+std::vector<audit::Hash> TransparencyLog::subtree_hashes(std::span<const audit::NodeId> nodes) {
+  const std::uint64_t signed_size = size();
+  for (const audit::NodeId& node : nodes) {
+    if (node.level >= 64 || node.index >= (signed_size >> node.level)) {
+      throw Error(ErrorKind::invalid_input, "subtree " + audit::to_string(node) +
+                                                " is not complete in the newest checkpoint's tree (size " +
+                                                std::to_string(signed_size) + ")");
+    }
+  }
+  return reader_->node_hashes(nodes);
+}
+
 }  // namespace escrowless::keyservice

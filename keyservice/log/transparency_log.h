@@ -76,6 +76,10 @@ class TransparencyLog {
   std::string entry(std::uint64_t index);  // one entry, served from memory when seen recently
   std::vector<audit::Hash> inclusion_proof(std::uint64_t index, std::uint64_t size);
   std::vector<audit::Hash> consistency_proof(std::uint64_t from, std::uint64_t to);
+  // Hashes of perfect subtrees (level 0: leaf hashes), in the order asked: the tiles' read path.
+  // Each must be complete in the tree of the newest signed checkpoint; Error(invalid_input)
+  // otherwise.
+  std::vector<audit::Hash> subtree_hashes(std::span<const audit::NodeId> nodes);
 
   // What the entry and proof caches hold now (tests check the bounds; the bench prints them).
   struct CacheStats {

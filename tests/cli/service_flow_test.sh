@@ -43,8 +43,8 @@ ca=(--cacert "$data/tls/cert.pem")
 admin_token=$(cat "$data/admin-token")
 curl -sf "${ca[@]}" "$url/healthz" | jq -e '.status == "ok"' >/dev/null || fail "healthz"
 
-# The README flow.
-curl -sf "${ca[@]}" -H "Authorization: Bearer $admin_token" -H 'Content-Length: 0' -X POST \
+# The README flow: a POST without a body, as curl sends it (no Content-Length, RFC 9112 6.3).
+curl -sf "${ca[@]}" -H "Authorization: Bearer $admin_token" -X POST \
   "$url/v1/accounts/alice/devices" > "$work/device.json" || fail "enroll"
 dev=$(jq -r .device_id "$work/device.json")
 credential=$(jq -r .credential "$work/device.json")
