@@ -222,10 +222,10 @@ void PostgresLogStorage::sign_checkpoint(std::uint64_t size, std::string_view no
 
 std::optional<StoredCheckpoint> PostgresLogStorage::latest(bool signed_only) {
   std::lock_guard lock(mutex_);
-  const Result result = db().query(signed_only ? "SELECT size, root, body, note FROM checkpoints "
+  const Result result = db().query_prepared(signed_only ? "latest_signed" : "latest", signed_only ? "SELECT size, root, body, note FROM checkpoints "
                                                  "WHERE note IS NOT NULL ORDER BY size DESC LIMIT 1"
                                                : "SELECT size, root, body, note FROM checkpoints "
-                                                 "ORDER BY size DESC LIMIT 1");
+                                                 "ORDER BY size DESC LIMIT 1", {});
   if (result.rows() == 0) return std::nullopt;
   StoredCheckpoint checkpoint;
   checkpoint.size = static_cast<std::uint64_t>(result.int64(0, 0));
@@ -242,14 +242,18 @@ std::vector<audit::Hash> PostgresLogStorage::node_hashes(std::span<const audit::
   // One statement for the whole proof: one snapshot and one round trip.
   std::string levels = "{", indices = "{";
   for (std::size_t i = 0; i < nodes.size(); ++i) {
-    const char* separator = i == 0 ? "" : ",";
-    levels += separator + std::to_string(nodes[i].level);
-    indices += separator + std::to_string(nodes[i].index);
+    if (i != 0) {
+      levels += ',';
+      indices += ',';
+    }
+    levels += std::to_string(nodes[i].level);
+    indices += std::to_string(nodes[i].index);
   }
   levels += "}";
   indices += "}";
   std::lock_guard lock(mutex_);
-  const Result result = db().query(
+  const Result result = db().query_prepared(
+      "node_hashes",
       "SELECT CASE WHEN q.level = 0 THEN (SELECT leaf_hash FROM leaves WHERE idx = q.idx) "
       "ELSE (SELECT hash FROM nodes WHERE level = q.level AND idx = q.idx) END "
       "FROM unnest($1::integer[], $2::bigint[]) WITH ORDINALITY AS q(level, idx, ord) ORDER BY q.ord",
@@ -268,7 +272,7 @@ std::vector<audit::Hash> PostgresLogStorage::node_hashes(std::span<const audit::
 
 std::vector<std::string> PostgresLogStorage::leaves(std::uint64_t start, std::uint64_t count) {
   std::lock_guard lock(mutex_);
-  const Result result = db().query("SELECT data FROM leaves WHERE idx >= $1 AND idx < $2 ORDER BY idx",
+  const Result result = db().query_prepared("leaves", "SELECT data FROM leaves WHERE idx >= $1 AND idx < $2 ORDER BY idx",
                                    Params().add(as_int(start)).add(as_int(start + count)));
   if (static_cast<std::uint64_t>(result.rows()) != count) {
     throw Error(ErrorKind::internal, "leaves [" + std::to_string(start) + ", " +

@@ -1,5 +1,6 @@
 #include "keyservice/store/postgresql.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "keyservice/error.h"
@@ -122,10 +123,25 @@ Result Connection::query(const std::string& sql, const Params& params) {
   std::vector<const char*> values;
   values.reserve(params.storage_.size());
   for (const std::string& value : params.storage_) values.push_back(value.data());
-  PGresult* raw = PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr,
-                               values.data(), params.lengths_.data(), params.formats_.data(), 1);
+  return finish_query(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                   values.data(), params.lengths_.data(), params.formats_.data(), 1));
+}
+
+Result Connection::finish_query(PGresult* raw) {
   const ExecStatusType status = raw ? PQresultStatus(raw) : PGRES_FATAL_ERROR;
   return check(raw, "query", status == PGRES_TUPLES_OK ? PGRES_TUPLES_OK : PGRES_COMMAND_OK);
+}
+
+Result Connection::query_prepared(const std::string& name, const std::string& sql, const Params& params) {
+  if (std::find(prepared_.begin(), prepared_.end(), name) == prepared_.end()) {
+    check(PQprepare(conn_.get(), name.c_str(), sql.c_str(), 0, nullptr), "prepare", PGRES_COMMAND_OK);
+    prepared_.push_back(name);
+  }
+  std::vector<const char*> values;
+  values.reserve(params.storage_.size());
+  for (const std::string& value : params.storage_) values.push_back(value.data());
+  return finish_query(PQexecPrepared(conn_.get(), name.c_str(), static_cast<int>(values.size()), values.data(),
+                                     params.lengths_.data(), params.formats_.data(), 1));
 }
 
 std::uint64_t Connection::changed(const Result& result) {
@@ -143,7 +159,10 @@ void Connection::copy_in(const std::string& copy_statement, const std::string& d
   while (PGresult* rest = PQgetResult(conn_.get())) PQclear(rest);
 }
 
-void Connection::reset() { PQreset(conn_.get()); }
+void Connection::reset() {
+  prepared_.clear();
+  PQreset(conn_.get());
+}
 
 Transaction::Transaction(Connection& connection) : connection_(connection) { connection_.exec("BEGIN"); }
 
