@@ -109,6 +109,31 @@ TEST_CASE("postgresql log: an unreachable server is unavailable, and a lost conn
   CHECK(storage->meta("origin") == "o/1");  // the next call reconnects
 }
 
+TEST_CASE("postgresql log: TLS to the database is the conninfo's sslmode, with the server's certificate verified",
+          "[postgresql]") {
+  TestDatabase database;
+  const std::string tls = database.conninfo() + " sslmode=verify-full sslrootcert=" + TestDatabase::certificate("server-ca.crt");
+  auto storage = PostgresLogStorage::open(tls, true);
+  storage->set_meta("origin", "o/1");
+  CHECK(storage->meta("origin") == "o/1");
+  auto db = keyservice::postgresql::Connection::open(tls);
+  const auto row = db.query("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()");
+  REQUIRE(row.rows() == 1);
+  CHECK(row.bytes(0, 0)[0] == 1);  // this session is encrypted
+  CHECK((row.text(0, 1) == "TLSv1.3" || row.text(0, 1) == "TLSv1.2"));
+
+  // A server whose certificate the configured root did not sign is refused before any query.
+  const std::string wrong_root =
+      database.conninfo() + " sslmode=verify-full sslrootcert=" + TestDatabase::certificate("other-ca.crt");
+  try {
+    PostgresLogStorage::open(wrong_root, false);
+    FAIL("connected to an unverified server");
+  } catch (const keyservice::Error& e) {
+    CHECK(e.kind() == ErrorKind::unavailable);
+    CHECK_THAT(e.what(), Catch::Contains("certificate verify failed"));
+  }
+}
+
 TEST_CASE("postgresql log: bad stored data is an integrity error", "[postgresql]") {
   TestDatabase database;
   auto writer = [&] {

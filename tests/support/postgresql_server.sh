@@ -4,6 +4,10 @@
 # inside the same folder), and writes into STATE_DIR:
 #   conninfo   libpq keywords for the admin database, without a password
 #   passfile   the password, in libpq's passfile format, mode 0600 (PGPASSFILE points here)
+#   server-ca.crt, other-ca.crt   the server's self-signed TLS certificate (for sslrootcert=) and
+#              one that did not sign it. The conninfo says sslmode=disable (a TLS handshake on
+#              every connection would slow every test under ASan); tests of TLS add
+#              sslmode=verify-full and sslrootcert= (a later keyword wins)
 #   data_dir   where the cluster lives, for `stop`
 # `stop STATE_DIR` stops it (fast shutdown) and removes the folder. Never a system service.
 #
@@ -52,13 +56,25 @@ start() {
     >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
   rm -f "$dir/pwfile"
 
+  # TLS: a self-signed P-256 certificate for 127.0.0.1, and a second one that signed nothing.
+  for name in server other; do
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+      -subj "/CN=escrowless test PostgreSQL $name" -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+      -keyout "$dir/$name.key" -out "$dir/$name.crt" >/dev/null 2>&1 || die "openssl req failed"
+  done
+  chmod 0600 "$dir/server.key"
+  [[ $(id -u) -ne 0 ]] || chown postgres: "$dir/server.key" "$dir/server.crt"
+  cp "$dir/server.crt" "$state/server-ca.crt"
+  cp "$dir/other.crt" "$state/other-ca.crt"
+
   # A random port, retried when taken: binding is the only race-free test of "free".
   local port started=""
   for _ in 1 2 3 4 5 6 7 8 9 10; do
     port=$((20000 + RANDOM % 40000))
     if as_server_user "$BIN/pg_ctl" --pgdata="$dir/data" --log="$dir/server.log" --wait --timeout=60 \
         -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir \
-            -c max_connections=200 -c shared_buffers=128MB" start >/dev/null 2>&1; then
+            -c max_connections=200 -c shared_buffers=128MB \
+            -c ssl=on -c ssl_cert_file=$dir/server.crt -c ssl_key_file=$dir/server.key" start >/dev/null 2>&1; then
       started=1
       break
     fi
@@ -86,7 +102,7 @@ PY
   PGPASSFILE=$state/passfile "$BIN/psql" -X -q -v ON_ERROR_STOP=1 \
     "host=127.0.0.1 port=$port user=$USER_NAME dbname=postgres" -c "ALTER ROLE $USER_NAME PASSWORD '$verifier'" \
     || die "cannot set the password verifier"
-  printf 'host=127.0.0.1 port=%s user=%s dbname=postgres\n' "$port" "$USER_NAME" >"$state/conninfo"
+  printf 'host=127.0.0.1 port=%s user=%s dbname=postgres sslmode=disable\n' "$port" "$USER_NAME" >"$state/conninfo"
 }
 
 stop() {
@@ -101,7 +117,7 @@ stop() {
     */escrowless-pg.*) rm -rf "$dir" ;;
     *) die "refusing to remove $dir" ;;
   esac
-  rm -f "$state/data_dir" "$state/conninfo" "$state/passfile"
+  rm -f "$state/data_dir" "$state/conninfo" "$state/passfile" "$state/server-ca.crt" "$state/other-ca.crt"
 }
 
 case ${1:-} in

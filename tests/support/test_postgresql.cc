@@ -43,6 +43,8 @@ std::string random_name() {
 
 std::string TestDatabase::admin_conninfo() { return read_conninfo(); }
 
+std::string TestDatabase::certificate(const char* name) { return (state_dir() / name).string(); }
+
 TestDatabase::TestDatabase() : name_(random_name()) {
   const std::string admin = admin_conninfo();
   keyservice::postgresql::Connection::open(admin).exec("CREATE DATABASE " + name_);

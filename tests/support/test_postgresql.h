@@ -27,6 +27,9 @@ class TestDatabase {
   void exec(const std::string& sql) const;
   // The server's admin database (for pg_terminate_backend and such).
   static std::string admin_conninfo();
+  // The server's self-signed TLS certificate ("server-ca.crt"), and one that did not sign it
+  // ("other-ca.crt"): paths for sslrootcert=.
+  static std::string certificate(const char* name);
 
  private:
   std::string name_;
