@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <thread>
+#include <utility>
 
 #include "audit/checkpoint.h"
 #include "audit/encoding.h"
@@ -174,4 +175,70 @@ TEST_CASE("log: while signing fails writes are not acknowledged, and later check
   CHECK(receipt.index == 2);
   CHECK(receipt.tree_size == 3);
   CHECK(log->entries(1, 1).front() == entry(1));  // stored, and now covered by a checkpoint
+}
+
+namespace {
+
+// Fake fault: the database connection drops right after COMMIT (the batch is stored, the caller
+// hears an error), once when `lose_next_commit` is set; everything else goes to the real storage.
+class LostCommitStorage final : public keyservice::LogStorage {
+ public:
+  explicit LostCommitStorage(std::unique_ptr<keyservice::LogStorage> real) : real_(std::move(real)) {}
+  bool lose_next_commit = false;
+
+  void append(std::span<const keyservice::NewLeaf> leaves, std::span<const keyservice::NodeHash> nodes,
+              const keyservice::StoredCheckpoint& checkpoint) override {
+    real_->append(leaves, nodes, checkpoint);
+    if (std::exchange(lose_next_commit, false)) {
+      throw keyservice::Error(ErrorKind::unavailable, "fake: connection lost after COMMIT");
+    }
+  }
+  std::optional<std::string> meta(std::string_view key) override { return real_->meta(key); }
+  void set_meta(std::string_view key, std::string_view value) override { real_->set_meta(key, value); }
+  std::uint64_t leaf_count() override { return real_->leaf_count(); }
+  void sign_checkpoint(std::uint64_t size, std::string_view note) override { real_->sign_checkpoint(size, note); }
+  std::optional<keyservice::StoredCheckpoint> latest_checkpoint() override { return real_->latest_checkpoint(); }
+  std::optional<keyservice::StoredCheckpoint> latest_signed_checkpoint() override {
+    return real_->latest_signed_checkpoint();
+  }
+  std::vector<audit::Hash> node_hashes(std::span<const audit::NodeId> nodes) override {
+    return real_->node_hashes(nodes);
+  }
+  std::vector<std::string> leaves(std::uint64_t start, std::uint64_t count) override {
+    return real_->leaves(start, count);
+  }
+  void for_each_leaf(std::uint64_t start, std::uint64_t end, const LeafVisitor& visit) override {
+    real_->for_each_leaf(start, end, visit);
+  }
+  void for_each_signed_checkpoint(const std::function<void(const keyservice::StoredCheckpoint&)>& visit) override {
+    real_->for_each_signed_checkpoint(visit);
+  }
+  void for_each_node(const std::function<void(const keyservice::NodeHash&)>& visit) override {
+    real_->for_each_node(visit);
+  }
+
+ private:
+  std::unique_ptr<keyservice::LogStorage> real_;
+};
+
+}  // namespace
+
+TEST_CASE("log: a batch stored although its commit reported an error is adopted, not written over", "[hsm][log]") {
+  LogFixture fixture;
+  LostCommitStorage storage(fixture.open_writer());
+  keyservice::TokenNoteSigner signer(LogFixture::pool(), fixture.key(), fixture.origin());
+  keyservice::Sequencer sequencer(storage, signer, fixture.origin(), audit::CompactTree{}, false, {});
+  CHECK(sequencer.submit(entry(0)).get().index == 0);
+
+  storage.lose_next_commit = true;
+  auto lost = sequencer.submit(entry(1));
+  CHECK_THROWS_AS(lost.get(), keyservice::Error);  // not acknowledged...
+
+  // ...but stored: the next batch goes after it, and its checkpoint covers both.
+  const keyservice::Receipt receipt = sequencer.submit(entry(2)).get();
+  CHECK(receipt.index == 2);
+  CHECK(receipt.tree_size == 3);
+  CHECK(storage.leaves(0, 3) == std::vector<std::string>{entry(0), entry(1), entry(2)});
+  sequencer.stop();
+  CHECK(storage.latest_signed_checkpoint()->size == 3);
 }
