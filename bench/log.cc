@@ -7,7 +7,10 @@
 // database size are printed after every million entries appended.
 //
 //   log [--entries N] [--large N] [--dir DIR] [--keep] [--window W] [--proofs P]
-//       [--max-batch B] [--algorithm ed25519|ecdsa-p256] [--seed S]
+//       [--max-batch B] [--algorithm ed25519|ecdsa-p256] [--seed S] [--storage sqlite|postgresql|both]
+//
+// --storage postgresql runs the same against a PostgreSQL 15 the bench starts for itself
+// (bench_postgresql.h); both runs SQLite, then PostgreSQL, and prints their ratios.
 //
 // Defaults: --entries 1000000, --large 10000000 (0 skips the growth phase), --window 50000,
 // --proofs 20000 of each kind, --max-batch 8192 (TransparencyLog::Options), Ed25519, seed 1.
@@ -25,6 +28,8 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <memory>
 #include <future>
 #include <map>
 #include <random>
@@ -34,6 +39,7 @@
 
 #include "audit/checkpoint.h"
 #include "bench/bench_main.h"
+#include "bench/bench_postgresql.h"
 #include "audit/error.h"
 #include "audit/hash.h"
 #include "audit/proof_verify.h"
@@ -210,7 +216,7 @@ struct AppendFigures {
 // Receipts must name consecutive indices (one submitter, FIFO sequencer). Every receipt
 // checkpoint crossing a multiple of kRecordEvery is kept in `recorded` (size -> signed note).
 AppendFigures append_until(ks::TransparencyLog& log, const EntryMaker& maker, std::uint64_t from,
-                           std::uint64_t target, std::size_t window, const std::string& db,
+                           std::uint64_t target, std::size_t window, const std::function<DbSize()>& db_size,
                            std::map<std::uint64_t, std::string>& recorded) {
   AppendFigures figures;
   const std::uint64_t batches_before = log.stats().batches;
@@ -233,7 +239,7 @@ AppendFigures append_until(ks::TransparencyLog& log, const EntryMaker& maker, st
     }
     if (next_acknowledged % kMillion == 0) {
       const Memory mem = memory();
-      const DbSize size = db_size(db);
+      const DbSize size = db_size();
       const double interval = seconds_since(interval_start);
       std::printf("  %12s appended  %7.0f entries/s (this stretch)  VmRSS %6.1f MiB (anon %6.1f)"
                   "  VmHWM %6.1f MiB  db %7.1f MiB + wal %5.1f MiB\n",
@@ -394,9 +400,16 @@ struct Options {
   std::size_t max_batch = ks::TransparencyLog::Options{}.max_batch;
   std::string algorithm = "ed25519";
   std::uint64_t seed = 1;
+  std::string storage = "sqlite";
 };
 
-int run(const Options& o) {
+// What one storage achieved, for the comparison of --storage both.
+struct StorageFigures {
+  double appends_per_second = 0;
+  ProofFigures proofs;
+};
+
+int run(const Options& o, const std::string& storage, StorageFigures& out) {
   const std::uint64_t entries = o.entries, large = o.large;
   const std::string& parent = o.parent;
   const bool keep = o.keep;
@@ -410,8 +423,18 @@ int run(const Options& o) {
     throw std::runtime_error("cannot make a folder under " + parent + ": " + std::strerror(errno));
   }
   const std::string dir = dir_template;
-  const std::string db = dir + "/log.db";
+  std::unique_ptr<escrowless::bench::BenchPostgres> server;
+  ks::LogDatabase database = ks::LogDatabase::sqlite(dir + "/log.db");
+  if (storage == "postgresql") {
+    server = std::make_unique<escrowless::bench::BenchPostgres>(fs::path(dir) / "postgresql");
+    database = ks::LogDatabase::postgresql(server->create_database());
+  }
+  const std::function<DbSize()> size_now = [&] {
+    if (database.kind == ks::LogDatabase::Kind::sqlite) return db_size(database.target);
+    return DbSize{escrowless::bench::BenchPostgres::database_size(database.target), 0};
+  };
   const auto cleanup = [&] {
+    server.reset();
     if (keep) {
       std::printf("kept %s\n", dir.c_str());
     } else {
@@ -430,23 +453,23 @@ int run(const Options& o) {
     const p11::KeyPair key = p11::generate_key_pair(token->pool(), algorithm, p11::random_key_id(), "log-key");
     {
       ks::TokenNoteSigner signer(token->pool(), key, kOrigin);
-      ks::TransparencyLog::create(db, kOrigin, signer, key.id);
+      ks::TransparencyLog::create(database, kOrigin, signer, key.id);
     }
     ks::TransparencyLog::Options options;
     options.max_batch = max_batch;
-    auto log = ks::TransparencyLog::open(db, token->pool(), options);
+    auto log = ks::TransparencyLog::open(database, token->pool(), options);
 
-    std::printf("bench/log: %s, entries of %zu bytes, window %s futures, max batch %s, %s checkpoints\n",
-                dir.c_str(), maker.size(), grouped(window).c_str(), grouped(max_batch).c_str(),
+    std::printf("bench/log (%s): %s, entries of %zu bytes, window %s futures, max batch %s, %s checkpoints\n",
+                storage.c_str(), dir.c_str(), maker.size(), grouped(window).c_str(), grouped(max_batch).c_str(),
                 std::string(p11::to_string(algorithm)).c_str());
     std::printf("free disk under %s: %.1f GiB\n", dir.c_str(), mib(free_bytes(dir)) / 1024.0);
 
     // 1 and 2: appends at --entries, and the raw hashing rate over the same bytes.
     std::printf("\n[1] append %s entries\n", grouped(entries).c_str());
     std::fflush(stdout);
-    first.append = append_until(*log, maker, 0, entries, window, db, recorded);
+    first.append = append_until(*log, maker, 0, entries, window, size_now, recorded);
     first.mem = memory();
-    first.size = db_size(db);
+    first.size = size_now();
     std::printf("  appended %s entries in %.2f s: %.0f entries/s, %s batches (%.0f entries/batch),"
                 " %" PRIu64 " receipt index mismatches, %" PRIu64 " signing failures\n",
                 grouped(first.append.entries).c_str(), first.append.seconds, first.append.per_second(),
@@ -478,9 +501,9 @@ int run(const Options& o) {
         std::printf("  not enough free disk: skipping the growth phase\n");
       } else {
         std::fflush(stdout);
-        second.append = append_until(*log, maker, entries, large, window, db, recorded);
+        second.append = append_until(*log, maker, entries, large, window, size_now, recorded);
         second.mem = memory();
-        second.size = db_size(db);
+        second.size = size_now();
         std::printf("  appended %s more entries in %.2f s: %.0f entries/s, %s batches (%.0f entries/batch),"
                     " %" PRIu64 " receipt index mismatches, %" PRIu64 " signing failures\n",
                     grouped(second.append.entries).c_str(), second.append.seconds,
@@ -535,9 +558,30 @@ int run(const Options& o) {
     return fmt("%.1f / %.1f", static_cast<double>(p.mem.rss_kb) / 1024.0, static_cast<double>(p.mem.hwm_kb) / 1024.0);
   });
   row("RssAnon, MiB", [&](const PhaseResult& p) { return fmt("%.1f", static_cast<double>(p.mem.anon_kb) / 1024.0); });
-  row("log.db + log.db-wal, MiB", [&](const PhaseResult& p) { return fmt("%.1f + %.1f", mib(p.size.db), mib(p.size.wal)); });
+  row("database (+ SQLite's wal), MiB", [&](const PhaseResult& p) { return fmt("%.1f + %.1f", mib(p.size.db), mib(p.size.wal)); });
   std::fflush(stdout);
   cleanup();
+  out = {first.append.per_second(), first.proofs};
+  return 0;
+}
+
+int run_all(const Options& o) {
+  if (o.storage != "both") {
+    StorageFigures figures;
+    return run(o, o.storage, figures);
+  }
+  StorageFigures sqlite, postgresql;
+  if (const int rc = run(o, "sqlite", sqlite); rc != 0) return rc;
+  std::printf("\n");
+  if (const int rc = run(o, "postgresql", postgresql); rc != 0) return rc;
+  std::printf("\nPostgreSQL against SQLite at %s entries, same run\n", grouped(o.entries).c_str());
+  std::printf("  appended entries/s (durable): %.0f / %.0f = %.3f\n", postgresql.appends_per_second,
+              sqlite.appends_per_second, postgresql.appends_per_second / sqlite.appends_per_second);
+  std::printf("  inclusion proof p99, us:      %.1f / %.1f = %.2f\n", postgresql.proofs.inclusion.p99_us,
+              sqlite.proofs.inclusion.p99_us, postgresql.proofs.inclusion.p99_us / sqlite.proofs.inclusion.p99_us);
+  std::printf("  consistency proof p99, us:    %.1f / %.1f = %.2f\n", postgresql.proofs.consistency.p99_us,
+              sqlite.proofs.consistency.p99_us,
+              postgresql.proofs.consistency.p99_us / sqlite.proofs.consistency.p99_us);
   return 0;
 }
 
@@ -561,9 +605,12 @@ int main(int argc, char** argv) {
             ->check(CLI::IsMember({"ed25519", "ecdsa-p256"}))
             ->capture_default_str();
         app.add_option("--seed", o.seed, "seed of the random proof choices")->capture_default_str();
+        app.add_option("--storage", o.storage, "the log's backend, or both in turn")
+            ->check(CLI::IsMember({"sqlite", "postgresql", "both"}))
+            ->capture_default_str();
         app.callback([&] {
           if (o.large != 0 && o.large <= o.entries) throw CLI::ValidationError("--large", "must be 0 or above --entries");
         });
       },
-      [&] { return run(o); });
+      [&] { return run_all(o); });
 }

@@ -57,7 +57,7 @@ void Sequencer::run() {
     {
       std::unique_lock lock(mutex_);
       const auto ready = [this] { return !pending_.empty() || stopping_; };
-      if (unsigned_tail_) {
+      if (unsigned_tail_ || resync_) {
         wake_.wait_for(lock, kSignRetry, ready);
       } else {
         wake_.wait(lock, ready);
@@ -71,6 +71,8 @@ void Sequencer::run() {
     if (batch.empty()) {
       // Woken to retry signing the stored tail.
       try {
+        if (resync_) catch_up();
+        if (!unsigned_tail_) continue;
         sign_and_store(tree_.size(), audit::format_checkpoint(origin_, tree_.size(), tree_.root()));
       } catch (const std::exception&) {
         std::lock_guard lock(mutex_);
@@ -83,6 +85,14 @@ void Sequencer::run() {
 }
 
 void Sequencer::write_batch(std::deque<Pending>& batch) {
+  if (resync_) {
+    try {
+      catch_up();
+    } catch (...) {
+      for (Pending& pending : batch) pending.promise.set_exception(std::current_exception());
+      return;
+    }
+  }
   const std::uint64_t first = tree_.size();
   try {
     // Build on a copy: if the transaction fails, nothing in memory has moved.
@@ -124,9 +134,38 @@ void Sequencer::write_batch(std::deque<Pending>& batch) {
     for (std::size_t i = 0; i < batch.size(); ++i) {
       batch[i].promise.set_exception(stored ? std::make_exception_ptr(UnsignedEntry(first + i, why)) : error);
     }
+    if (!stored) resync_ = true;
     std::lock_guard lock(mutex_);
     if (unsigned_tail_) ++stats_.signing_failures;
   }
+}
+
+void Sequencer::catch_up() {
+  const std::uint64_t stored = storage_.leaf_count();
+  if (stored < tree_.size()) {
+    throw Error(ErrorKind::integrity, "the log storage holds " + std::to_string(stored) + " leaves, fewer than the " +
+                                          std::to_string(tree_.size()) + " written");
+  }
+  if (stored > tree_.size()) {
+    audit::CompactTree next = tree_;
+    storage_.for_each_leaf(tree_.size(), stored,
+                           [&next](std::uint64_t index, std::span<const std::uint8_t> data, const audit::Hash& hash) {
+                             if (audit::leaf_hash(data) != hash) {
+                               throw Error(ErrorKind::integrity, "stored leaf " + std::to_string(index) +
+                                                                     " does not match its hash");
+                             }
+                             next.append(hash);
+                           });
+    const auto latest = storage_.latest_checkpoint();
+    if (!latest || latest->size != next.size() || latest->root != next.root() ||
+        latest->body != audit::format_checkpoint(origin_, next.size(), next.root())) {
+      throw Error(ErrorKind::integrity, "the stored tail of size " + std::to_string(stored) +
+                                            " does not match its stored checkpoint");
+    }
+    tree_ = std::move(next);
+    unsigned_tail_ = latest->note.empty();
+  }
+  resync_ = false;
 }
 
 std::string Sequencer::sign_and_store(std::uint64_t size, const std::string& body) {

@@ -6,6 +6,10 @@
 // One thread does all writing. If signing fails after the batch was stored (the token went
 // away), those entries are in the log but their submitters get the error; the sequencer keeps
 // trying to sign the stored tail, and every later checkpoint covers them.
+//
+// A batch whose storing failed may be stored all the same (a database connection lost around
+// COMMIT): before writing again, the sequencer compares the stored size with its own, and adopts
+// a stored tail after checking it against its checkpoint; its submitters were told of the error.
 #pragma once
 
 #include <condition_variable>
@@ -87,6 +91,7 @@ class Sequencer {
   void run();
   void write_batch(std::deque<Pending>& batch);
   std::string sign_and_store(std::uint64_t size, const std::string& body);
+  void catch_up();
 
   LogStorage& storage_;
   NoteSigner& signer_;
@@ -94,6 +99,7 @@ class Sequencer {
   const Options options_;
   audit::CompactTree tree_;   // writer thread only
   bool unsigned_tail_;        // writer thread only
+  bool resync_ = false;       // writer thread only: a failed append may have been stored
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;

@@ -1,5 +1,11 @@
 #include "keyservice/log/sqlite_log_storage.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include "keyservice/error.h"
@@ -51,6 +57,28 @@ std::unique_ptr<SqliteLogStorage> SqliteLogStorage::open(const std::string& path
   sqlite::Database db = sqlite::Database::open(path, create);
   if (create) db.exec(kSchema);
   return std::unique_ptr<SqliteLogStorage>(new SqliteLogStorage(std::move(db)));
+}
+
+std::unique_ptr<SqliteLogStorage> SqliteLogStorage::open_writer(const std::string& path) {
+  const std::string lock_path = path + ".lock";
+  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) throw Error(ErrorKind::unavailable, "cannot open " + lock_path + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    throw Error(ErrorKind::conflict, "another process is writing the log " + path);
+  }
+  try {
+    auto storage = open(path, false);
+    storage->lock_.fd = fd;
+    return storage;
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+}
+
+SqliteLogStorage::LockFile::~LockFile() {
+  if (fd >= 0) ::close(fd);
 }
 
 SqliteLogStorage::SqliteLogStorage(sqlite::Database db)

@@ -19,6 +19,9 @@ class SqliteLogStorage final : public LogStorage {
  public:
   // Opens an existing log database (create=false) or creates the schema in a new or empty one.
   static std::unique_ptr<SqliteLogStorage> open(const std::string& path, bool create);
+  // The log's one writer: holds an flock on "<path>.lock" until destroyed, so a second writing
+  // process is refused with Error(conflict) (two writers would each extend their own tree).
+  static std::unique_ptr<SqliteLogStorage> open_writer(const std::string& path);
 
   std::optional<std::string> meta(std::string_view key) override;
   void set_meta(std::string_view key, std::string_view value) override;
@@ -38,6 +41,11 @@ class SqliteLogStorage final : public LogStorage {
   explicit SqliteLogStorage(sqlite::Database db);
   std::optional<StoredCheckpoint> read_checkpoint(sqlite::Statement& statement);
 
+  // The writer's flock, released by closing it; declared first, so closed after the database.
+  struct LockFile {
+    int fd = -1;
+    ~LockFile();
+  } lock_;
   std::mutex mutex_;
   sqlite::Database db_;
   sqlite::Statement count_leaves_;

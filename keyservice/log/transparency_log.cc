@@ -1,50 +1,39 @@
 #include "keyservice/log/transparency_log.h"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <sys/file.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
 
 #include "audit/checkpoint.h"
 #include "audit/encoding.h"
 #include "audit/error.h"
 #include "keyservice/error.h"
 #include "keyservice/log/log_proofs.h"
-#include "keyservice/log/sqlite_log_storage.h"
 #include "keyservice/log/tree_check.h"
 #include "pkcs11/keys.h"
 
 namespace escrowless::keyservice {
 
-void TransparencyLog::create(const std::string& db_path, const std::string& origin,
+void TransparencyLog::create(const LogDatabase& database, const std::string& origin,
                              const NoteSigner& signer, std::span<const std::uint8_t> log_key_id) {
-  if (std::filesystem::exists(db_path)) {
-    throw Error(ErrorKind::conflict, db_path + " already exists: not overwriting a log");
-  }
   if (signer.verifier().name() != origin) {
     throw Error(ErrorKind::invalid_input, "the log key's note name must be the origin");
   }
-  auto storage = SqliteLogStorage::open(db_path, true);
+  auto storage = create_log_storage(database);
   storage->set_meta(kMetaOrigin, origin);
   storage->set_meta(kMetaLogKeyId, audit::hex_encode(log_key_id));
   storage->set_meta(kMetaVerifierKey, signer.verifier().to_string());
 }
 
-std::unique_ptr<TransparencyLog> TransparencyLog::open(const std::string& db_path,
+std::unique_ptr<TransparencyLog> TransparencyLog::open(const LogDatabase& database,
                                                        pkcs11::SessionPool& pool,
                                                        const Options& options) {
   std::string origin;
   std::vector<std::uint8_t> key_id;
   {
-    auto storage = SqliteLogStorage::open(db_path, false);
+    auto storage = open_log_storage(database);
     const auto stored_origin = storage->meta(kMetaOrigin);
     const auto stored_key_id = storage->meta(kMetaLogKeyId);
     if (!stored_origin || !stored_key_id) {
-      throw Error(ErrorKind::integrity, db_path + " is not a log database (no origin or log key)");
+      throw Error(ErrorKind::integrity, database.name() + " is not a log database (no origin or log key)");
     }
     origin = *stored_origin;
     key_id = audit::hex_decode(*stored_key_id);
@@ -54,28 +43,20 @@ std::unique_ptr<TransparencyLog> TransparencyLog::open(const std::string& db_pat
     throw Error(ErrorKind::unavailable, "the log key (CKA_ID " + audit::hex_encode(key_id) +
                                             ") is not on the token");
   }
-  return open(db_path, std::make_unique<TokenNoteSigner>(pool, *key, origin), options);
+  return open(database, std::make_unique<TokenNoteSigner>(pool, *key, origin), options);
 }
 
-std::unique_ptr<TransparencyLog> TransparencyLog::open(const std::string& db_path,
+std::unique_ptr<TransparencyLog> TransparencyLog::open(const LogDatabase& database,
                                                        std::unique_ptr<NoteSigner> signer,
                                                        const Options& options) {
   std::unique_ptr<TransparencyLog> log(new TransparencyLog());
-  // Two writers would each extend their own idea of the tree: refuse the second one.
-  const std::string lock_path = db_path + ".lock";
-  log->writer_lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (log->writer_lock_fd_ < 0) {
-    throw Error(ErrorKind::unavailable, "cannot open " + lock_path + ": " + std::strerror(errno));
-  }
-  if (::flock(log->writer_lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    throw Error(ErrorKind::conflict, "another process is writing the log " + db_path);
-  }
-  log->writer_ = SqliteLogStorage::open(db_path, false);
-  log->reader_ = SqliteLogStorage::open(db_path, false);
+  // Two writers would each extend their own idea of the tree: the writer's lock refuses the second.
+  log->writer_ = open_log_writer(database);
+  log->reader_ = open_log_storage(database);
   const auto origin = log->writer_->meta(kMetaOrigin);
   const auto verifier_key = log->writer_->meta(kMetaVerifierKey);
   if (!origin || !verifier_key) {
-    throw Error(ErrorKind::integrity, db_path + " is not a log database (no origin or verifier key)");
+    throw Error(ErrorKind::integrity, database.name() + " is not a log database (no origin or verifier key)");
   }
   if (signer->verifier().to_string() != *verifier_key) {
     throw Error(ErrorKind::integrity, "the log key in the token is not the one this log was created with");
@@ -114,8 +95,7 @@ std::unique_ptr<TransparencyLog> TransparencyLog::open(const std::string& db_pat
 TransparencyLog::~TransparencyLog() {
   if (sequencer_) sequencer_->stop();
   sequencer_.reset();
-  writer_.reset();
-  if (writer_lock_fd_ >= 0) ::close(writer_lock_fd_);  // releases the flock
+  writer_.reset();  // releases the writer's lock
 }
 
 std::future<Receipt> TransparencyLog::append(std::string entry) {

@@ -13,6 +13,7 @@
 
 #include "audit/hash.h"
 #include "audit/verifier_key.h"
+#include "keyservice/log/log_database.h"
 #include "keyservice/log/log_storage.h"
 #include "keyservice/log/note_signer.h"
 #include "keyservice/log/sequencer.h"
@@ -40,20 +41,34 @@ class TransparencyLog {
     std::size_t proof_cache_bytes = std::size_t{2} << 20;
   };
 
-  // Creates a new log database at `db_path` (which must not exist) for `origin`, whose
-  // checkpoints `signer` signs; the key's CKA_ID is recorded so open() finds it again.
-  static void create(const std::string& db_path, const std::string& origin,
-                     const NoteSigner& signer, std::span<const std::uint8_t> log_key_id);
+  // Creates a new log in `database` (where there must be none) for `origin`, whose checkpoints
+  // `signer` signs; the key's CKA_ID is recorded so open() finds it again.
+  static void create(const LogDatabase& database, const std::string& origin, const NoteSigner& signer,
+                     std::span<const std::uint8_t> log_key_id);
 
   // Opens an existing log, finds its key in the token through `pool`, verifies the stored tree
   // (Error(integrity) naming the first difference) and starts the sequencer. Only one process may
-  // write a log: a second open() while another holds "<db>.lock" fails with Error(conflict).
-  static std::unique_ptr<TransparencyLog> open(const std::string& db_path, pkcs11::SessionPool& pool,
+  // write a log: a second open() while another writer lives fails with Error(conflict) (see
+  // open_log_writer).
+  static std::unique_ptr<TransparencyLog> open(const LogDatabase& database, pkcs11::SessionPool& pool,
                                                const Options& options);
   // The same with a given signer (tests, tools); its verifier key must be the recorded one.
-  static std::unique_ptr<TransparencyLog> open(const std::string& db_path,
-                                               std::unique_ptr<NoteSigner> signer,
+  static std::unique_ptr<TransparencyLog> open(const LogDatabase& database, std::unique_ptr<NoteSigner> signer,
                                                const Options& options);
+
+  // The same for a SQLite file at `db_path`.
+  static void create(const std::string& db_path, const std::string& origin, const NoteSigner& signer,
+                     std::span<const std::uint8_t> log_key_id) {
+    create(LogDatabase::sqlite(db_path), origin, signer, log_key_id);
+  }
+  static std::unique_ptr<TransparencyLog> open(const std::string& db_path, pkcs11::SessionPool& pool,
+                                               const Options& options) {
+    return open(LogDatabase::sqlite(db_path), pool, options);
+  }
+  static std::unique_ptr<TransparencyLog> open(const std::string& db_path, std::unique_ptr<NoteSigner> signer,
+                                               const Options& options) {
+    return open(LogDatabase::sqlite(db_path), std::move(signer), options);
+  }
 
   ~TransparencyLog();
 
@@ -100,10 +115,9 @@ class TransparencyLog {
   std::uint64_t signed_size_or_throw(std::uint64_t size);
   void publish(std::uint64_t size, const std::string& note);
 
-  int writer_lock_fd_ = -1;  // flock on "<db>.lock": one writing process per log
   std::string origin_;
   std::unique_ptr<NoteSigner> signer_;
-  std::unique_ptr<LogStorage> writer_;  // the sequencer's connection
+  std::unique_ptr<LogStorage> writer_;  // the sequencer's connection, holding the writer lock
   std::unique_ptr<LogStorage> reader_;  // everyone else's
   std::unique_ptr<Sequencer> sequencer_;
   mutable std::mutex head_mutex_;

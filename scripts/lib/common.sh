@@ -6,16 +6,19 @@ set -euo pipefail
 BUILD_PACKAGES=(
   g++ cmake ninja-build pkg-config
   libssl-dev openssl libsqlite3-dev nlohmann-json3-dev libspdlog-dev libcli11-dev
-  libcpp-httplib-dev libp11-kit-dev catch2
+  libcpp-httplib-dev libp11-kit-dev catch2 libpq-dev
   softhsm2 opensc jq
 )
 # What the tests need besides: Go and golang.org/x/mod, to check our checkpoints with the
 # reference signed-note verifier; clang and its compiler-rt (libFuzzer, the sanitizer runtimes)
-# for the fuzz targets.
+# for the fuzz targets; PostgreSQL 15's initdb and pg_ctl (and its unprivileged `postgres` user)
+# for the server the tests start in a temporary folder (never the system service the package
+# may also start).
 TEST_PACKAGES=(
   golang-go golang-golang-x-mod-dev
   clang libclang-rt-14-dev
   python3 python3-yaml
+  postgresql-15
 )
 
 # ensure_packages PACKAGE...: installs those not installed yet.

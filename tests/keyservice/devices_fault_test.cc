@@ -52,7 +52,7 @@ struct World {
   World() {
     auto made = std::make_unique<FakeFailingSigner>(LogFixture::pool(), fixture.key(), fixture.origin());
     signer = made.get();
-    log = keyservice::TransparencyLog::open(fixture.db(), std::move(made), {});
+    log = keyservice::TransparencyLog::open(fixture.database(), std::move(made), {});
     store = keyservice::SqliteDeviceStore::open((dir.path() / "devices.db").string(), true);
     keys = std::make_unique<keyservice::DeviceKeys>(TestToken::get().token());
     devices = std::make_unique<keyservice::Devices>(TestToken::get().token(), *log, *store, *keys);

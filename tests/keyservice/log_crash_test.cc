@@ -77,9 +77,14 @@ std::string run_and_kill(const std::string& db, const std::string& uri, const st
   return output;
 }
 
+// The writer's DB argument: a SQLite file, or "postgresql:" and a conninfo.
+std::string crash_writer_database(const keyservice::LogDatabase& database) {
+  return database.kind == keyservice::LogDatabase::Kind::sqlite ? database.target : "postgresql:" + database.target;
+}
+
 }  // namespace
 
-TEST_CASE("log crash: SIGKILL at random moments loses no acknowledged entry", "[hsm][crash]") {
+TEST_CASE("log crash: SIGKILL at random moments loses no acknowledged entry", "[hsm][log][crash]") {
   LogFixture fixture;
   fixture.open()->append("{\"crash\":\"seed\"}").get();  // a signed checkpoint exists from the start
   const std::string uri = TestToken::get().uri().to_string();
@@ -92,7 +97,7 @@ TEST_CASE("log crash: SIGKILL at random moments loses no acknowledged entry", "[
   for (int crash = 0; crash < kCrashes; ++crash) {
     INFO("crash " << crash);
     const auto run_for = std::chrono::milliseconds(150 + random() % 400);
-    std::istringstream lines(run_and_kill(fixture.db(), uri, "c" + std::to_string(crash), run_for));
+    std::istringstream lines(run_and_kill(crash_writer_database(fixture.database()), uri, "c" + std::to_string(crash), run_for));
     std::string word, entry;
     std::uint64_t index = 0, tree_size = 0;
     while (lines >> word >> index >> tree_size >> entry) {

@@ -3,10 +3,13 @@
 // never torn by the SIGKILL that ends this process).
 //
 //   log_crash_writer DB TOKEN-URI PREFIX
+//
+// DB is a SQLite file, or "postgresql:" followed by a libpq conninfo.
 #include <unistd.h>
 
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -23,7 +26,11 @@ int main(int argc, char** argv) {
     const auto token = pkcs11::Token::open(pkcs11::Uri::parse(argv[2]));
     keyservice::TransparencyLog::Options options;
     options.verify_all_leaves = false;  // the parent does the full check after each crash
-    auto log = keyservice::TransparencyLog::open(argv[1], token->pool(), options);
+    const std::string_view db = argv[1];
+    const auto database = db.starts_with("postgresql:")
+                              ? keyservice::LogDatabase::postgresql(std::string(db.substr(11)))
+                              : keyservice::LogDatabase::sqlite(std::string(db));
+    auto log = keyservice::TransparencyLog::open(database, token->pool(), options);
     // Logged in and open: from here on a SIGKILL hits the log, not SoftHSM rewriting its token
     // files during C_Login (which a kill can leave unreadable: a SoftHSM matter, not ours).
     if (::write(STDOUT_FILENO, "ready\n", 6) != 6) std::_Exit(3);

@@ -7,7 +7,6 @@
 #include "audit/checkpoint.h"
 #include "audit/proof_verify.h"
 #include "keyservice/error.h"
-#include "keyservice/log/sqlite_log_storage.h"
 #include "tests/keyservice/log_fixture.h"
 
 using namespace escrowless;
@@ -38,7 +37,7 @@ void check_receipt(TransparencyLog& log, const std::string& data, const Receipt&
 
 }  // namespace
 
-TEST_CASE("log: appended entries come back with signed checkpoints and valid proofs", "[hsm]") {
+TEST_CASE("log: appended entries come back with signed checkpoints and valid proofs", "[hsm][log]") {
   const auto algorithm = GENERATE(pkcs11::Algorithm::ed25519, pkcs11::Algorithm::ecdsa_p256);
   INFO("log key " << pkcs11::to_string(algorithm));
   LogFixture fixture(algorithm);
@@ -74,7 +73,7 @@ TEST_CASE("log: appended entries come back with signed checkpoints and valid pro
   CHECK(log->entries(0, data.size()) == data);
 }
 
-TEST_CASE("log: concurrent submitters each get their own index", "[hsm][concurrency]") {
+TEST_CASE("log: concurrent submitters each get their own index", "[hsm][log][concurrency]") {
   LogFixture fixture;
   auto log = fixture.open();
   constexpr int kThreads = 4, kPerThread = 150;
@@ -106,7 +105,7 @@ TEST_CASE("log: concurrent submitters each get their own index", "[hsm][concurre
   check_receipt(*log, data, receipt);
 }
 
-TEST_CASE("log: reopening verifies the stored tree and continues it", "[hsm]") {
+TEST_CASE("log: reopening verifies the stored tree and continues it", "[hsm][log]") {
   LogFixture fixture;
   std::string first_checkpoint;
   {
@@ -128,7 +127,7 @@ TEST_CASE("log: reopening verifies the stored tree and continues it", "[hsm]") {
   }
 }
 
-TEST_CASE("log: reads beyond the newest checkpoint are refused", "[hsm]") {
+TEST_CASE("log: reads beyond the newest checkpoint are refused", "[hsm][log]") {
   LogFixture fixture;
   auto log = fixture.open();
   for (int i = 0; i < 3; ++i) log->append(entry(i)).get();
@@ -150,14 +149,14 @@ TEST_CASE("log: reads beyond the newest checkpoint are refused", "[hsm]") {
   CHECK(kind_of([&] { log->consistency_proof(1, 9); }) == ErrorKind::invalid_input);
 }
 
-TEST_CASE("log: creating over an existing log is refused", "[hsm]") {
+TEST_CASE("log: creating over an existing log is refused", "[hsm][log]") {
   LogFixture fixture;
   keyservice::TokenNoteSigner signer(LogFixture::pool(), fixture.key(), fixture.origin());
-  CHECK_THROWS_WITH(TransparencyLog::create(fixture.db(), fixture.origin(), signer, fixture.key().id),
+  CHECK_THROWS_WITH(TransparencyLog::create(fixture.database(), fixture.origin(), signer, fixture.key().id),
                     Catch::Contains("already exists"));
 }
 
-TEST_CASE("log: a second writer on the same log is refused", "[hsm]") {
+TEST_CASE("log: a second writer on the same log is refused", "[hsm][log]") {
   LogFixture fixture;
   auto log = fixture.open();
   try {
@@ -170,7 +169,7 @@ TEST_CASE("log: a second writer on the same log is refused", "[hsm]") {
   CHECK_NOTHROW(fixture.open());  // the lock goes with the writer
 }
 
-TEST_CASE("log: entries and proofs served from memory follow every new checkpoint", "[hsm]") {
+TEST_CASE("log: entries and proofs served from memory follow every new checkpoint", "[hsm][log]") {
   LogFixture fixture;
   auto log = fixture.open();
   std::vector<std::string> data;
@@ -203,7 +202,7 @@ TEST_CASE("log: entries and proofs served from memory follow every new checkpoin
   CHECK_THROWS_AS(log->entry(data.size()), keyservice::Error);
 }
 
-TEST_CASE("log: the entry and proof caches stay within their byte bounds", "[hsm]") {
+TEST_CASE("log: the entry and proof caches stay within their byte bounds", "[hsm][log]") {
   LogFixture fixture;
   TransparencyLog::Options options;
   options.entry_cache_bytes = 16 * 1024;
