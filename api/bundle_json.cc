@@ -227,6 +227,11 @@ std::shared_ptr<const BundleJson::EntryParts> BundleJson::entry_parts(std::uint6
   return parts;
 }
 
+BundleJson::CacheSizes BundleJson::cache_sizes() const {
+  const std::lock_guard lock(mutex_);
+  return {devices_.size(), entries_.size(), batches_.size()};
+}
+
 std::string BundleJson::write(const std::vector<keyservice::Bundle>& bundles) {
   std::string out;
   out.reserve(2048 + 6144 * bundles.size());

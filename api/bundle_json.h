@@ -43,6 +43,12 @@ class BundleJson {
   static constexpr std::size_t kMaxEntries = 8192;
   static constexpr std::size_t kMaxBatches = 2048;  // up to 6.4 KB each (100 leaves)
 
+  // How many pieces each cache holds now; none ever holds more than its kMax*.
+  struct CacheSizes {
+    std::size_t devices = 0, entries = 0, batches = 0;
+  };
+  CacheSizes cache_sizes() const;
+
   // The RFC 6962 tree over a batch's leaf hashes, level by level (levels[0] = the leaves; a node
   // without a sibling moves up unchanged, which builds the same tree as RFC 6962's split at the
   // largest power of two). path() equals keyservice::PrekeyBatchPosition::path(). Exposed for the
@@ -73,7 +79,7 @@ class BundleJson {
   std::vector<audit::Hash> batch_path(const keyservice::StoredPrekey& key);
 
   keyservice::TransparencyLog& log_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   // Hash maps: with thousands of devices a tree's lookups were a dozen cache misses each.
   std::unordered_map<std::string, std::shared_ptr<const DeviceParts>> devices_;  // by account, NUL, device
   std::unordered_map<std::uint64_t, std::shared_ptr<const EntryParts>> entries_;

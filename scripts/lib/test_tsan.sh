@@ -1,29 +1,25 @@
 #!/usr/bin/env bash
-# scripts/test --tsan: builds the test programs with ThreadSanitizer into build/tsan and runs the
-# tests tagged [concurrency] (each its own ctest test, so each [hsm] test gets a fresh token).
-# Extra arguments go to ctest.
+# scripts/test --tsan (and the end of a plain scripts/test): builds the test files that hold
+# [concurrency] test cases into one program with ThreadSanitizer (build/tsan, tests/CMakeLists.txt
+# "concurrency_tests") and runs those test cases, each its own ctest test (so each [hsm] test gets
+# a fresh token). Extra arguments go to ctest.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/lib/common.sh
 
 build=build/tsan
-programs=(audit_tests keyaudit_tests pkcs11_tests keyservice_tests api_tests)
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" \
   -DESCROWLESS_WERROR=ON -DESCROWLESS_SANITIZE=thread -DESCROWLESS_BENCH=OFF >/dev/null
-cmake --build "$build" -j"$(build_jobs)" --target "${programs[@]}" log_crash_writer
+cmake --build "$build" -j"$(build_jobs)" --target concurrency_tests
 
 # The suppressions cover third-party code only (see the file); any race in ours fails the test.
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp"
 
-# ctest names are "<folder>:<test case name>"; pick those whose test case carries the tag.
+# ctest names are "tsan:<test case name>"; pick those whose test case carries the tag.
 names=()
-for program in "${programs[@]}"; do
-  executable=$(find "$build/tests" -name "$program" -type f -executable | head -1)
-  prefix=${program%_tests}
-  while IFS= read -r name; do
-    [[ -n $name ]] && names+=("$prefix:$name")
-  done < <("$executable" --list-test-names-only "[concurrency]")
-done
+while IFS= read -r name; do
+  [[ -n $name ]] && names+=("tsan:$name")
+done < <("$build/tests/concurrency_tests" --list-test-names-only "[concurrency]")
 if ((${#names[@]} == 0)); then
   echo "no test is tagged [concurrency]" >&2
   exit 1

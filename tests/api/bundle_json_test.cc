@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <future>
 #include <set>
 
 #include "api/bundle_json.h"
@@ -196,16 +198,35 @@ TEST_CASE("bundle json: the body is the bytes the json tree gave and follows wha
 }
 
 TEST_CASE("bundle json: the caches stay bounded and right past their limits", "[hsm]") {
+  using Limits = api::BundleJson;
+  // Past every limit: each bundle names a new device, a new entry and a new batch.
+  const std::size_t n = Limits::kMaxEntries + 3;
+  static_assert(Limits::kMaxEntries >= Limits::kMaxDevices && Limits::kMaxEntries >= Limits::kMaxBatches);
   Log log;
-  api::BundleJson writer(*log.log);
-  std::vector<Bundle> bundles;
-  for (std::size_t i = 0; i < api::BundleJson::kMaxDevices + 3; ++i) {
-    Bundle b = bundle("d" + std::to_string(i), i % 6, static_cast<std::uint8_t>(i));
-    b.signed_prekey = prekey(audit::PrekeyKind::signed_prekey, 1, (i + 1) % 6, static_cast<std::uint8_t>(i + 1));
-    writer.write({b});
-    if (i % 1000 == 0 || i + 1 == api::BundleJson::kMaxDevices + 3) bundles.push_back(std::move(b));
+  {
+    std::vector<std::future<keyservice::Receipt>> appended;
+    for (std::size_t i = 6; i < n; ++i) appended.push_back(log.log->append("entry " + std::to_string(i)));
+    for (auto& receipt : appended) receipt.get();
   }
-  CHECK(writer.write(bundles) == reference(*log.log, bundles));
+  api::BundleJson writer(*log.log);
+  std::vector<Bundle> sample;
+  api::BundleJson::CacheSizes most;
+  for (std::size_t i = 0; i < n; ++i) {
+    Bundle b = bundle("d" + std::to_string(i), i, static_cast<std::uint8_t>(i));
+    b.signed_prekey = prekey(audit::PrekeyKind::signed_prekey, 1, i, static_cast<std::uint8_t>(i + 1));
+    b.one_time_prekey = one_time(audit::PrekeyKind::one_time_prekey, static_cast<std::uint32_t>(i + 2), i, 1, 3);
+    writer.write({b});
+    const api::BundleJson::CacheSizes now = writer.cache_sizes();
+    most = {std::max(most.devices, now.devices), std::max(most.entries, now.entries),
+            std::max(most.batches, now.batches)};
+    if (i % 1000 == 0 || i + 1 == n) sample.push_back(std::move(b));
+  }
+  // Each cache filled up to its limit and never beyond.
+  CHECK(most.devices == Limits::kMaxDevices);
+  CHECK(most.entries == Limits::kMaxEntries);
+  CHECK(most.batches == Limits::kMaxBatches);
+  // What was dropped is made again, the same.
+  CHECK(writer.write(sample) == reference(*log.log, sample));
 }
 
 }  // namespace escrowless::testing

@@ -32,7 +32,7 @@ start_server() {  # NAME [options]
   "$keyserviced" --config "$data/keyservice.conf" --log-level trace "$@" > "$log" 2>&1 &
   server=$!
   port=
-  for _ in $(seq 100); do
+  for _ in $(seq 600); do  # 60 s: only a hang takes that long
     port=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\).*|\1|p' "$log" 2>/dev/null || true)  # the log may not exist yet
     [[ -n $port ]] && break
     kill -0 "$server" 2>/dev/null || fail "keyserviced exited at start"

@@ -21,7 +21,7 @@ start_server() {
   log=$work/server-$starts.log
   "$keyserviced" --config "$data/keyservice.conf" "$@" > "$log" 2>&1 &
   server=$!
-  for _ in $(seq 100); do
+  for _ in $(seq 600); do  # 60 s: only a hang takes that long
     port=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\).*|\1|p' "$log" 2>/dev/null || true)  # the log may not exist yet
     if [[ -n $port ]]; then url=https://localhost:$port; return 0; fi
     kill -0 "$server" 2>/dev/null || fail "keyserviced exited at start"
@@ -62,8 +62,28 @@ vkey=$("$keyadmin" log verifier-key --data-dir "$data")
 [[ $(curl -sf "${ca[@]}" "$url/v1/log/verifier-key") == "$vkey" ]] || fail "served verifier key differs"
 "$verify" "$work/bundle.json" "$vkey" > "$work/verify.out" || fail "verify-bundle rejects a real bundle"
 grep -q "3 prekey(s) verified" "$work/verify.out" || fail "verify-bundle did not check the signed, PQ and one-time prekeys: $(cat "$work/verify.out")"
-jq '.bundles[0].one_time_prekey.key_id |= . + 1' "$work/bundle.json" > "$work/forged.json"
-if "$verify" "$work/forged.json" "$vkey" 2>/dev/null; then fail "verify-bundle accepted a forged key id"; fi
+# Forgeries: each is refused (exit 1) for its own reason, the first check it breaks.
+refused() {  # NAME VKEY REASON: verify-bundle on $work/NAME.json fails with "FAIL: REASON"
+  local status=0
+  "$verify" "$work/$1.json" "$2" > "$work/$1.out" 2>&1 || status=$?
+  [[ $status -eq 1 ]] || fail "verify-bundle exited $status on $1, not 1: $(cat "$work/$1.out")"
+  grep -qxF "FAIL: $3" "$work/$1.out" || fail "verify-bundle refused $1, but not with 'FAIL: $3': $(cat "$work/$1.out")"
+}
+otk_id=$(jq -r '.bundles[0].one_time_prekey.key_id' "$work/bundle.json")
+jq '.bundles[0].one_time_prekey.key_id |= . + 1' "$work/bundle.json" > "$work/forged-id.json"
+refused forged-id "$vkey" "$dev: one_time_prekey $((otk_id + 1)): signature does not verify"
+zero_hash=$(head -c 32 /dev/zero | base64 -w0)
+jq --arg h "$zero_hash" '.bundles[0].one_time_prekey.batch.path[0] = $h' "$work/bundle.json" > "$work/forged-batch.json"
+refused forged-batch "$vkey" "$dev: one_time_prekey $otk_id is not in its logged batch"
+jq -e '.entries[0].inclusion_proof | length > 0' "$work/bundle.json" > /dev/null || fail "an entry without an inclusion proof to forge"
+jq --arg h "$zero_hash" '.entries[0].inclusion_proof[0] = $h' "$work/bundle.json" > "$work/forged-proof.json"
+refused forged-proof "$vkey" "entry $(jq -r '.entries[0].index' "$work/bundle.json") is not in the checkpoint's tree"
+# The verifier key's name and id with another Ed25519 key (type byte 0x01, then the raw key).
+openssl genpkey -algorithm ed25519 -out "$work/other.pem"
+other_key=$({ printf '\x01'; openssl pkey -in "$work/other.pem" -pubout -outform DER | tail -c 32; } | base64 -w0)
+cp "$work/bundle.json" "$work/other-key.json"
+IFS=+ read -r vkey_name vkey_id _ <<< "$vkey"  # the key's base64 may hold '+' too
+refused other-key "$vkey_name+$vkey_id+$other_key" "the checkpoint signature does not verify"
 
 size_before=$(curl -sf "${ca[@]}" "$url/v1/log/checkpoint" | sed -n 2p)
 stop_server

@@ -46,7 +46,7 @@ mv "$tokens.away" "$tokens"
 log=$work/server.log
 "$keyserviced" --config "$conf" --log-level debug > "$log" 2>&1 &
 server=$!
-for _ in $(seq 100); do
+for _ in $(seq 600); do  # 60 s: only a hang takes that long
   port=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\).*|\1|p' "$log" 2>/dev/null || true)  # the log may not exist yet
   [[ -n $port ]] && break
   kill -0 "$server" 2>/dev/null || fail "keyserviced exited at start"
@@ -102,13 +102,13 @@ grep -qx 'escrowless_hsm_token_lost 1' "$work/metrics.txt" || fail "metrics do n
 # Nothing half-written: no entry appended, no device stored.
 [[ $(log_size) == "$size_before" ]] || fail "the log grew while the token was gone: $size_before then $(log_size)"
 [[ $(devices) == "$devices_before" ]] || fail "devices changed while the token was gone"
-for _ in $(seq 30); do grep -q "the token is gone" "$log" && break; sleep 0.1; done
+for _ in $(seq 600); do grep -q "the token is gone" "$log" && break; sleep 0.1; done
 grep -q "the token is gone" "$log" || fail "no log line about the token going away"
 
 # The token comes back: the service reconnects on its own, with no request to prompt it.
 mv "$tokens.away" "$tokens"
-for _ in $(seq 50); do grep -q "the token is back" "$log" && break; sleep 0.1; done
-grep -q "the token is back" "$log" || fail "no reconnect within 5 s of the token coming back"
+for _ in $(seq 600); do grep -q "the token is back" "$log" && break; sleep 0.1; done  # 60 s: only a hang
+grep -q "the token is back" "$log" || fail "no reconnect in 60 s after the token came back"
 [[ $(request ready GET /readyz) == 200 ]] || fail "/readyz after the token came back: $(cat "$work/ready.body")"
 [[ $(enroll back) == 201 ]] || fail "enroll after the token came back: $(cat "$work/back.body")"
 dev2=$(jq -r .device_id "$work/back.body"); cred2=$(jq -r .credential "$work/back.body")

@@ -12,6 +12,9 @@
 //   - a revocation that got no answer is retried as a client would, and the log still audits;
 //   - an inventory of the token is logged and `keyaudit verify` (the real binary) passes,
 //     incrementally with a state file: no key of an enrollment cut short is left unaccounted for.
+// Progress is required, not only safety: a start under full load must acknowledge a write (the
+// kill comes a random time after the first), and over the run enrollments, uploads and fetches
+// must each have succeeded; a 503 a client tolerates counts as no progress.
 // Throughout, no one-time prekey is handed out twice and every bundle verifies
 // (audit::verify_bundles); at the end `keyaudit verify` passes from scratch, every acknowledged
 // write is checked again and the server stops cleanly.
@@ -268,6 +271,20 @@ class Checker {
   static inline std::vector<KnownDevice> unanswered_revocations_done_;
 };
 
+// Polls until the clients hold `n` acknowledged writes; false after `limit` (only a server that
+// acknowledges nothing, e.g. one answering 503 to everything, gets there).
+bool wait_for_writes(Ledger& ledger, std::size_t n, std::chrono::seconds limit) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    {
+      std::lock_guard lock(ledger.mutex);
+      if (ledger.writes.size() >= n) return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
 int env_int(const char* name, int fallback) {
   const char* value = std::getenv(name);
   return value ? std::atoi(value) : fallback;
@@ -350,14 +367,22 @@ int main(int argc, char** argv) {
         clients.emplace_back(run_client, std::cref(options), std::ref(ledger), std::cref(stop), static_cast<unsigned>(random()));
       }
       // Mostly under full load; now and then right after the start, before or among the first requests.
-      const int delay_ms = std::uniform_int_distribution<int>(0, 99)(random) < 15
-                               ? std::uniform_int_distribution<int>(0, 100)(random)
-                               : std::uniform_int_distribution<int>(300, 2000)(random);
-      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+      const bool early = std::uniform_int_distribution<int>(0, 99)(random) < 15;
+      const int delay_ms = early ? std::uniform_int_distribution<int>(0, 100)(random)
+                                 : std::uniform_int_distribution<int>(300, 2000)(random);
+      // Under full load the kill comes that long after the first write this start acknowledged:
+      // a server that acknowledges nothing (503 to everything) must not pass as one that loses nothing.
+      const bool progress = early || wait_for_writes(ledger, checked + 1, std::chrono::seconds(60));
+      if (progress) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
       stop = true;  // no new requests; those in flight meet the kill
       server->kill_hard();
       for (std::thread& client : clients) client.join();
+      if (!progress) fail("start " + std::to_string(cycle + 1) + " acknowledged no write in 60 s of load");
       if (!ledger.failures.empty()) fail("after kill " + std::to_string(cycle + 1) + ": " + ledger.failures.front());
+    }
+    // Every kind of request succeeded too, not only enrollments.
+    for (const char* outcome : {"enroll 201", "upload 200", "fetch 200"}) {
+      if (ledger.outcomes[outcome] == 0) fail(std::string("no request got '") + outcome + "' in the whole run");
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     std::cout << "PASS: " << kills << " SIGKILLs in " << seconds << " s; " << ledger.writes.size()

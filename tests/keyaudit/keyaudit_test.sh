@@ -25,7 +25,7 @@ start_server() {
   local log=$work/server-$starts.log
   "$keyserviced" --config "$data/keyservice.conf" > "$log" 2>&1 &
   server=$!
-  for _ in $(seq 100); do
+  for _ in $(seq 600); do  # 60 s: only a hang takes that long
     # The log file may not exist yet: the server's shell opens it after the fork.
     port=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\).*|\1|p' "$log" 2>/dev/null || true)
     if [[ -n $port ]]; then url=https://localhost:$port; return 0; fi

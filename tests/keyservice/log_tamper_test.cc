@@ -129,8 +129,8 @@ TEST_CASE("log: a batch stored but not signed before a crash is signed on the ne
                     {6, tree.root(), audit::format_checkpoint(fixture.origin(), 6, tree.root()), {}});
   }
   auto log = fixture.open();
-  // The tail is signed by the retry loop without any new entry.
-  for (int i = 0; i < 50 && log->size() < 6; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // The tail is signed by the retry loop without any new entry (polled up to 60 s: only a hang).
+  for (int i = 0; i < 600 && log->size() < 6; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   CHECK(log->size() == 6);
   const auto checkpoint = audit::open_checkpoint(log->checkpoint(), log->origin(), std::span(&log->verifier(), 1));
   CHECK(checkpoint.size == 6);
