@@ -5,6 +5,7 @@
 // Exit codes: 0 everything verified, 1 a violation (reported), 2 usage, network or server error.
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <exception>
 #include <iostream>
 
@@ -30,6 +31,9 @@ void add_common(CLI::App& command, ka::CommonOptions& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A server that closes the connection mid-write (e.g. on a refused handshake) must give an error
+  // and our exit code, not kill the process with SIGPIPE (exit 141).
+  ::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"keyaudit: verify an Escrowless transparency log (no escrow key, no ghost device)"};
   app.require_subcommand(1);
   ka::CommonOptions options;

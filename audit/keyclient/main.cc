@@ -8,6 +8,7 @@
 // failure on stderr); 2 usage, credential file, network or server errors.
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <iostream>
 
 #include "audit/client/https_client.h"
@@ -43,6 +44,9 @@ void add_fetch_command(CLI::App& app, FetchOptions& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A server that closes the connection mid-write (e.g. on a refused handshake) must give an error
+  // and our exit code, not kill the process with SIGPIPE (exit 141).
+  ::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"keyclient: fetch key bundles and verify them against the transparency log"};
   app.require_subcommand(1);
   FetchOptions options;
