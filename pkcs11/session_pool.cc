@@ -2,6 +2,8 @@
 
 #include <string_view>
 
+#include "pkcs11/padded_text.h"
+
 namespace escrowless::pkcs11 {
 namespace {
 
@@ -12,18 +14,12 @@ constexpr auto kReconnectInterval = std::chrono::seconds(1);
 // caller that runs the pool inside run() would otherwise wait for itself).
 constexpr auto kQuiesceWait = std::chrono::seconds(2);
 
-std::string trimmed(const CK_UTF8CHAR* field, std::size_t size) {
-  std::string text(reinterpret_cast<const char*>(field), size);
-  const std::size_t end = text.find_last_not_of(' ');
-  return end == std::string::npos ? std::string() : text.substr(0, end + 1);
-}
-
 // The serial of the initialized token in `slot`, or nullopt when there is none.
 std::optional<std::string> serial_in(const Module& module, CK_SLOT_ID slot) {
   CK_TOKEN_INFO info{};
   if (module.fn()->C_GetTokenInfo(slot, &info) != CKR_OK) return std::nullopt;
   if ((info.flags & CKF_TOKEN_INITIALIZED) == 0) return std::nullopt;
-  return trimmed(info.serialNumber, sizeof info.serialNumber);
+  return padded_text(info.serialNumber);
 }
 
 Error unavailable(const std::string& why, CK_RV rv) {
