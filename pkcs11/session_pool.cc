@@ -155,7 +155,7 @@ bool SessionPool::token_present() const {
 
 void SessionPool::throw_if_token_lost(const Error& error, Lease* lease) {
   // A refused request (bad template, wrong mechanism) says nothing about the token.
-  if (error.kind() == ErrorKind::invalid_input) return;
+  if (error.kind() == ErrorKind::invalid_input || error.kind() == ErrorKind::template_refused) return;
   if (token_present()) return;
   if (lease) lease->discard();
   {

@@ -28,7 +28,7 @@ TEST_CASE("inventory: lists every object with class, type, id, label, flags and 
   SessionPool& pool = TestToken::get().token().pool();
   CHECK(take_inventory(pool).empty());  // a fresh token
 
-  const KeyPair ed = generate_key_pair(pool, Algorithm::ed25519, random_key_id(), "ed");
+  const KeyPair ed = generate_key_pair(pool, TestToken::get().algorithm(), random_key_id(), "ed");
   const KeyPair ec = generate_key_pair(pool, Algorithm::ecdsa_p256, random_key_id(), "ec");
   const auto items = take_inventory(pool);
   REQUIRE(items.size() == 4);
@@ -57,7 +57,7 @@ TEST_CASE("inventory: lists every object with class, type, id, label, flags and 
 // it cannot read, and every inventory fails. The file is written here as the crash left it.
 TEST_CASE("inventory: an object whose class the token cannot read is destroyed, and only that", "[hsm]") {
   SessionPool& pool = TestToken::get().token().pool();
-  const KeyPair kept = generate_key_pair(pool, Algorithm::ed25519, random_key_id(), "kept");
+  const KeyPair kept = generate_key_pair(pool, TestToken::get().algorithm(), random_key_id(), "kept");
   std::filesystem::path token_folder;
   for (const auto& entry : std::filesystem::directory_iterator(TestToken::get().dir() / "tokens")) {
     token_folder = entry.path();

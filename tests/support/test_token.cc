@@ -50,6 +50,22 @@ TestToken::~TestToken() {
   for (auto it = made_.processes.rbegin(); it != made_.processes.rend(); ++it) (*it)->stop();
 }
 
+pkcs11::Algorithm TestToken::algorithm() { return pkcs11::choose_algorithm(token_->mechanisms()); }
+
+bool TestToken::supports(pkcs11::Algorithm algorithm) {
+  const auto mechanisms = token_->mechanisms();
+  const auto offers = [&](CK_MECHANISM_TYPE type, CK_FLAGS flag) {
+    for (const auto& m : mechanisms) {
+      if (m.type == type && (m.flags & flag) != 0) return true;
+    }
+    return false;
+  };
+  if (algorithm == pkcs11::Algorithm::ed25519) {
+    return offers(CKM_EC_EDWARDS_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR) && offers(CKM_EDDSA, CKF_SIGN);
+  }
+  return offers(CKM_EC_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR) && offers(CKM_ECDSA, CKF_SIGN);
+}
+
 pkcs11::TokenOptions TestToken::options() const {
   pkcs11::TokenOptions options;
   options.module_init_args = made_.module_init_args;

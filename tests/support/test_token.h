@@ -39,6 +39,10 @@ class TestToken {
   pkcs11::TokenOptions options() const;
   // A Token opened from uri(), logged in, with a pool of up to 8 sessions.
   pkcs11::Token& token() { return *token_; }
+  // The algorithm the token's mechanisms choose (pkcs11::choose_algorithm): what the service uses.
+  pkcs11::Algorithm algorithm();
+  // Whether the token offers key generation and signing for `algorithm`.
+  bool supports(pkcs11::Algorithm algorithm);
 
  private:
   TestToken();
