@@ -145,6 +145,12 @@ bool SessionPool::handle_failure(const Error& error, Lease& lease, bool first_at
     login(lease.session());
     return true;
   }
+  // Tokens say "you are logged out" in their own words (NSS softokn: CKR_HOST_MEMORY from
+  // C_SignInit with a key of the lost login), so ask the session instead of trusting the code.
+  if (pin_ && !breaks_session(rv) && !lease.session().user_logged_in()) {
+    login(lease.session());
+    return true;
+  }
   return false;
 }
 
