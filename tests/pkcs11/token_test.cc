@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "pkcs11/error.h"
+#include "pkcs11/padded_text.h"
 #include "pkcs11/token.h"
 #include "tests/support/test_token.h"
 
@@ -100,6 +101,28 @@ TEST_CASE("token: a module is initialized once per process and shared", "[hsm]")
   const auto a = Module::load(*t.uri().module_path);
   const auto b = Module::load(*t.uri().module_path, t.options().module_init_args);
   CHECK(a.get() == b.get());
+  // One configuration per module and process: different C_Initialize parameters are refused, not
+  // silently ignored.
+  CHECK_THROWS_MATCHES(Module::load(*t.uri().module_path, std::string("configdir='elsewhere'")), Error,
+                       Catch::Matchers::Predicate<Error>([](const Error& e) {
+                         return e.kind() == ErrorKind::invalid_input &&
+                                std::string(e.what()).find("other initialization parameters") != std::string::npos;
+                       }));
+}
+
+TEST_CASE("token: text fields lose blank and NUL padding", "[hsm]") {
+  CK_UTF8CHAR blanks[8] = {'S', 'W', ' ', ' ', 'T', 'P', 'M', ' '};
+  CHECK(padded_text(blanks) == "SW  TPM");
+  CK_UTF8CHAR nuls[8] = {'I', 'B', 'M', 0, 0, 0, 0, 0};
+  CHECK(padded_text(nuls) == "IBM");
+  CK_UTF8CHAR mixed[8] = {'a', ' ', 0, 'x', 0, 0, 0, 0};  // text ends at the first NUL
+  CHECK(padded_text(mixed) == "a");
+  CK_UTF8CHAR empty[4] = {' ', ' ', ' ', ' '};
+  CHECK(padded_text(empty).empty());
+  // What the token gives us is already trimmed.
+  const TokenInfo& info = TestToken::get().token().info();
+  CHECK(info.manufacturer.find('\0') == std::string::npos);
+  CHECK((info.manufacturer.empty() || info.manufacturer.back() != ' '));
 }
 
 TEST_CASE("token: init refuses a label in use and a bad label", "[hsm]") {
