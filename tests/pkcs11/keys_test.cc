@@ -11,6 +11,7 @@
 #include "pkcs11/key_generation.h"
 #include "pkcs11/keys.h"
 #include "pkcs11/object_attributes.h"
+#include "pkcs11/object_lock.h"
 #include "tests/support/openssl_verify.h"
 #include "tests/support/test_token.h"
 
@@ -196,4 +197,37 @@ TEST_CASE("keys: reading CKA_VALUE of a private key is refused before reaching t
   const auto point =
       pool.run([&](Session& s) { return read_attribute(s, key.public_handle(), CKA_EC_POINT); });
   CHECK(point);
+}
+
+TEST_CASE("keys: a template the token refuses in every allowed form is template_refused, not unavailable",
+          "[hsm]") {
+  SessionPool& pool = TestToken::get().token().pool();
+  const std::vector<std::uint8_t> id = random_key_id();
+  KeyPairTemplate t = signing_key_template(Algorithm::ecdsa_p256, id, "refused");
+  // A curve no token knows (OID 1.3.6.1.4.1.99999.1): the token refuses the template itself, and
+  // leaving capabilities to it cannot help.
+  const std::vector<std::uint8_t> unknown_curve = {0x06, 0x08, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x86, 0x8d, 0x1f};
+  KeyPairTemplate bad{t.mechanism, {}, t.private_key};
+  bad.public_key.attributes = t.public_key.attributes.without(CKA_EC_PARAMS);
+  bad.public_key.attributes.add_bytes(CKA_EC_PARAMS, unknown_curve);
+  try {
+    pool.run([&](Session& session) {
+      const std::unique_lock changing(token_objects_lock());
+      return generate_negotiated(session, bad);
+    });
+    FAIL("the token accepted an unknown curve");
+  } catch (const Error& e) {
+    INFO(e.what() << " (kind " << to_string(e.kind()) << ")");
+    // Tokens name this refusal differently (a template error, or a plain "invalid" answer such as
+    // CKR_CURVE_NOT_SUPPORTED); never "the token is unavailable".
+    CHECK(e.kind() != ErrorKind::unavailable);
+    if (e.kind() == ErrorKind::template_refused) {
+      CHECK_THAT(e.what(), Catch::Contains("the token refused the key template"));
+      CHECK_THAT(e.what(), Catch::Contains("decrypt"));  // says what was tried
+    }
+  }
+  CHECK_FALSE(pool.stats().token_lost);
+  AttributeList by_id;
+  by_id.add_bytes(CKA_ID, id);
+  CHECK(pool.run([&](Session& session) { return find_objects(session, by_id); }).empty());
 }
