@@ -86,7 +86,9 @@ std::unique_ptr<pkcs11::Token> open_token(const keyservice::ServiceConfig& confi
   }
   const pkcs11::Uri uri = pkcs11::Uri::parse(config.token);
   try {
-    return pkcs11::Token::open(uri);
+    pkcs11::TokenOptions options;
+    if (!config.module_init_args.empty()) options.module_init_args = config.module_init_args;
+    return pkcs11::Token::open(uri, options);
   } catch (const pkcs11::Error& e) {
     if (e.kind() == pkcs11::ErrorKind::authentication) {
       throw std::runtime_error("the token refused the user PIN read from " + uri.pin_source.value_or("?") +

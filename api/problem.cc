@@ -54,6 +54,12 @@ Problem problem_for(const std::exception_ptr& error, std::string& internal) {
     internal = e.what();
   } catch (const pkcs11::Error& e) {
     using K = pkcs11::ErrorKind;
+    if (e.kind() == K::template_refused) {  // a token configuration problem: retrying won't help
+      internal = e.what();
+      return {500, "token-refused-template",
+              "the HSM token refused the key template or made a key that breaks the no-escrow "
+              "rules; the server log names the attribute"};
+    }
     if (e.kind() == K::unavailable || e.kind() == K::authentication) {
       internal = e.what();  // logged; the client only learns the token is unavailable
       return {503, "token-unavailable", "the HSM token is unavailable; try again later"};

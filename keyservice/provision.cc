@@ -60,6 +60,7 @@ Provisioned provision(const ProvisionOptions& options) {
   config.port = options.port;
   if (options.token_uri) {
     config.token = *options.token_uri;
+    config.module_init_args = options.module_init_args.value_or("");
     if (const char* conf = std::getenv("SOFTHSM2_CONF")) config.softhsm_conf = conf;
   } else {
     const pkcs11::SoftHsmToken made =
@@ -68,7 +69,9 @@ Provisioned provision(const ProvisionOptions& options) {
     config.softhsm_conf = made.conf.string();
   }
 
-  const auto token = pkcs11::Token::open(pkcs11::Uri::parse(config.token));
+  pkcs11::TokenOptions token_options;
+  token_options.module_init_args = options.module_init_args;
+  const auto token = pkcs11::Token::open(pkcs11::Uri::parse(config.token), token_options);
   const InitializedLog log = initialize_log(*token, dir.string(), options.origin);
 
   make_private_dir(dir / "tls");

@@ -17,6 +17,7 @@ namespace escrowless::keyservice {
 struct ProvisionOptions {
   std::string data_dir;
   std::optional<std::string> token_uri;  // none: make a SoftHSM token in DIR/softhsm
+  std::optional<std::string> module_init_args;  // C_Initialize parameters for token_uri's module
   std::string origin = "localhost/escrowless";
   std::string listen = "127.0.0.1";
   int port = 8443;

@@ -22,6 +22,8 @@ void add_config_options(CLI::App& app, ServiceConfig& c) {
   app.add_option("--port", c.port, "HTTPS port")->check(CLI::Range(0, 65535))->capture_default_str();
   app.add_option("--token", c.token, "PKCS#11 URI of the token, with pin-source")->required();
   app.add_option("--softhsm-conf", c.softhsm_conf, "SoftHSM configuration file (sets SOFTHSM2_CONF)");
+  app.add_option("--module-init-args", c.module_init_args,
+                 "C_Initialize parameters for PKCS#11 modules that need them (NSS softokn); not secret");
   app.add_option("--tls-cert", c.tls_cert, "PEM certificate chain")->required();
   app.add_option("--tls-key", c.tls_key, "PEM private key")->required();
   app.add_option("--admin-credential-sha256", c.admin_credential_sha256,
@@ -77,6 +79,7 @@ std::string to_config_text(const ServiceConfig& c) {
   out << "port = " << c.port << "\n";
   out << "token = " << quoted(c.token) << "\n";
   if (!c.softhsm_conf.empty()) out << "softhsm-conf = " << quoted(c.softhsm_conf) << "\n";
+  if (!c.module_init_args.empty()) out << "module-init-args = " << quoted(c.module_init_args) << "\n";
   out << "tls-cert = " << quoted(c.tls_cert) << "\n";
   out << "tls-key = " << quoted(c.tls_key) << "\n";
   out << "admin-credential-sha256 = " << quoted(c.admin_credential_sha256) << "\n";

@@ -3,19 +3,13 @@
 #include <cstdio>
 
 #include "audit/encoding.h"
+#include "pkcs11/padded_text.h"
 
 namespace escrowless::keyservice {
 namespace {
 
 std::string version(CK_VERSION v) {
   return std::to_string(v.major) + "." + std::to_string(v.minor);
-}
-
-template <std::size_t N>
-std::string trimmed(const CK_UTF8CHAR (&field)[N]) {
-  std::string text(reinterpret_cast<const char*>(field), N);
-  const std::size_t end = text.find_last_not_of(' ');
-  return end == std::string::npos ? std::string() : text.substr(0, end + 1);
 }
 
 nlohmann::json names(const std::vector<std::string_view>& list) {
@@ -39,8 +33,8 @@ nlohmann::json token_json(const pkcs11::TokenInfo& token, const CK_INFO& library
       {"firmware_version", version(token.firmware_version)},
       {"pin_length", {{"min", token.min_pin_length}, {"max", token.max_pin_length}}},
       {"library",
-       {{"manufacturer", trimmed(library.manufacturerID)},
-        {"description", trimmed(library.libraryDescription)},
+       {{"manufacturer", pkcs11::padded_text(library.manufacturerID)},
+        {"description", pkcs11::padded_text(library.libraryDescription)},
         {"version", version(library.libraryVersion)},
         {"cryptoki_version", version(library.cryptokiVersion)}}},
   };

@@ -27,6 +27,28 @@ AttributeList& AttributeList::add_string(CK_ATTRIBUTE_TYPE type, std::string_vie
   return *this;
 }
 
+AttributeList AttributeList::without(CK_ATTRIBUTE_TYPE type) const {
+  AttributeList copy;
+  for (const Entry& entry : entries_) {
+    if (entry.type != type) copy.entries_.push_back(entry);
+  }
+  return copy;
+}
+
+std::optional<bool> AttributeList::bool_value(CK_ATTRIBUTE_TYPE type) const {
+  for (const Entry& entry : entries_) {
+    if (entry.type == type && entry.value.size() == 1) return entry.value[0] != CK_FALSE;
+  }
+  return std::nullopt;
+}
+
+bool AttributeList::has(CK_ATTRIBUTE_TYPE type) const {
+  for (const Entry& entry : entries_) {
+    if (entry.type == type) return true;
+  }
+  return false;
+}
+
 std::vector<CK_ATTRIBUTE> AttributeList::view() const {
   std::vector<CK_ATTRIBUTE> attributes;
   attributes.reserve(entries_.size());

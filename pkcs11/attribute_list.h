@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,12 @@ class AttributeList {
   AttributeList& add_ulong(CK_ATTRIBUTE_TYPE type, CK_ULONG value);
   AttributeList& add_bytes(CK_ATTRIBUTE_TYPE type, std::span<const std::uint8_t> value);
   AttributeList& add_string(CK_ATTRIBUTE_TYPE type, std::string_view value);
+
+  // A copy without the attributes of type `type`.
+  AttributeList without(CK_ATTRIBUTE_TYPE type) const;
+  // The CK_BBOOL value of the first attribute of type `type`, if there is one.
+  std::optional<bool> bool_value(CK_ATTRIBUTE_TYPE type) const;
+  bool has(CK_ATTRIBUTE_TYPE type) const;
 
   // A CK_ATTRIBUTE array pointing into this list; valid until the list is changed or destroyed.
   std::vector<CK_ATTRIBUTE> view() const;

@@ -129,6 +129,7 @@ std::string_view to_string(ErrorKind kind) {
     case ErrorKind::invalid_input: return "invalid input";
     case ErrorKind::not_found: return "not found";
     case ErrorKind::internal: return "internal";
+    case ErrorKind::template_refused: return "template refused";
   }
   return "internal";
 }

@@ -17,6 +17,9 @@ enum class ErrorKind {
   invalid_input,   // the caller asked for something malformed or forbidden
   not_found,       // no such token, object or key
   internal,        // a bug on our side or an unexpected module answer
+  // The token refused our key template, or made a key that breaks the no-escrow rules (HTTP 500:
+  // a token configuration problem, not a fault that goes away by retrying).
+  template_refused,
 };
 
 std::string_view to_string(ErrorKind kind);

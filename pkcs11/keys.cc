@@ -6,6 +6,7 @@
 #include <array>
 
 #include "pkcs11/error.h"
+#include "pkcs11/key_generation.h"
 #include "pkcs11/object_attributes.h"
 #include "pkcs11/object_lock.h"
 
@@ -13,7 +14,6 @@ namespace escrowless::pkcs11 {
 namespace {
 
 constexpr std::size_t kSignatureSize = 64;
-constexpr int kGenerateAttempts = 3;
 
 bool is_stale_handle(const Error& error) {
   return error.rv() == CKR_OBJECT_HANDLE_INVALID || error.rv() == CKR_KEY_HANDLE_INVALID;
@@ -182,27 +182,14 @@ KeyPair generate_key_pair(SessionPool& pool, Algorithm algorithm, std::span<cons
     if (!find_objects(session, id_filter).empty()) {
       throw Error(ErrorKind::invalid_input, "an object with this key id already exists");
     }
-    CK_MECHANISM mechanism{t.mechanism, nullptr, 0};
-    std::vector<CK_ATTRIBUTE> public_view = t.public_key.attributes.view();
-    std::vector<CK_ATTRIBUTE> private_view = t.private_key.attributes.view();
     KeyPair key;
     key.handles->login_count = pool.login_count();
-    // SoftHSM 2.6 races with itself: while another thread's search refreshes token objects from
-    // disk, the object being made can read back a default CKA_CLASS or fail to be stored, and the
-    // generation fails with CKR_TEMPLATE_INCONSISTENT, CKR_GENERAL_ERROR or (when the new object
-    // can't be stored) CKR_FUNCTION_FAILED (about one in a hundred under 32 concurrent clients;
-    // bench/soak), or worse, leaves a broken object behind (object_lock.h). Searches of this
-    // process wait while it generates; another process's can't be stopped, and the template is
-    // fixed and valid, so on those errors try again (a token that is gone fails every attempt fast).
+    // Searches of this process wait while it generates (object_lock.h).
     const std::unique_lock changing(token_objects_lock());
-    CK_RV rv = CKR_OK;
-    for (int attempt = 0; attempt < kGenerateAttempts; ++attempt) {
-      rv = session.fn()->C_GenerateKeyPair(session.handle(), &mechanism, public_view.data(), public_view.size(),
-                                           private_view.data(), private_view.size(),
-                                           &key.handles->public_handle, &key.handles->private_handle);
-      if (rv != CKR_TEMPLATE_INCONSISTENT && rv != CKR_GENERAL_ERROR && rv != CKR_FUNCTION_FAILED) break;
-    }
-    check(rv, "C_GenerateKeyPair");
+    GeneratedPair made = generate_negotiated(session, t);
+    key.handles->public_handle = made.public_handle;
+    key.handles->private_handle = made.private_handle;
+    key.generation = std::make_shared<const KeyGenerationReport>(std::move(made.report));
     key.id.assign(id.begin(), id.end());
     key.label = std::string(label);
     const auto point = read_attribute(session, key.handles->public_handle, CKA_EC_POINT);

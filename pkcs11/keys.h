@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "pkcs11/attribute_list.h"
+#include "pkcs11/key_generation.h"
 #include "pkcs11/object_attributes.h"
 #include "pkcs11/public_key.h"
 #include "pkcs11/session_pool.h"
@@ -38,6 +39,8 @@ struct KeyPair {
   std::string label;             // CKA_LABEL, shared by both halves
   PublicKey public_key;
   std::shared_ptr<KeyHandles> handles = std::make_shared<KeyHandles>();
+  // Set by generate_key_pair only: what the token made of the strict template (key_generation.h).
+  std::shared_ptr<const KeyGenerationReport> generation;
 
   // The handles as last found (for attribute reads right after generation or lookup).
   CK_OBJECT_HANDLE public_handle() const;
@@ -49,8 +52,11 @@ struct KeyPair {
 KeyPairTemplate signing_key_template(Algorithm algorithm, std::span<const std::uint8_t> id,
                                      std::string_view label);
 
-// Generates a key pair with signing_key_template(). Refuses a label or id that another private
-// key on the token already has, so that lookups stay unambiguous.
+// Generates a key pair with signing_key_template(), leaving to the token only what it refuses
+// and reading every attribute back (key_generation.h; the result's `generation`). Refuses a label
+// or id that another private key on the token already has, so that lookups stay unambiguous.
+// Error(template_refused) when the token refuses every allowed template or makes a key that
+// breaks the no-escrow rules (that key is destroyed).
 KeyPair generate_key_pair(SessionPool& pool, Algorithm algorithm, std::span<const std::uint8_t> id,
                           std::string_view label);
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "pkcs11/cryptoki.h"
@@ -20,7 +21,14 @@ class Module {
  public:
   // Throws Error(unavailable) when the file is missing, is not a PKCS#11 module or fails to
   // initialize; the message carries dlerror() or the CKR_* name.
-  static std::shared_ptr<Module> load(const std::string& path);
+  //
+  // `init_args` goes to C_Initialize as CK_C_INITIALIZE_ARGS.pReserved, for the modules that read
+  // their configuration from there (NSS softokn: "configdir='sql:DIR' certPrefix='' ..."; see
+  // hsm-config/). It is configuration, not a secret. Every re-initialization uses the same
+  // string. Error(invalid_input) when this process already initialized the module with another
+  // string; without `init_args`, a module already initialized here is reused as it is.
+  static std::shared_ptr<Module> load(const std::string& path,
+                                      const std::optional<std::string>& init_args = std::nullopt);
 
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;

@@ -2,6 +2,8 @@
 
 #include <string_view>
 
+#include "pkcs11/padded_text.h"
+
 namespace escrowless::pkcs11 {
 namespace {
 
@@ -12,18 +14,12 @@ constexpr auto kReconnectInterval = std::chrono::seconds(1);
 // caller that runs the pool inside run() would otherwise wait for itself).
 constexpr auto kQuiesceWait = std::chrono::seconds(2);
 
-std::string trimmed(const CK_UTF8CHAR* field, std::size_t size) {
-  std::string text(reinterpret_cast<const char*>(field), size);
-  const std::size_t end = text.find_last_not_of(' ');
-  return end == std::string::npos ? std::string() : text.substr(0, end + 1);
-}
-
 // The serial of the initialized token in `slot`, or nullopt when there is none.
 std::optional<std::string> serial_in(const Module& module, CK_SLOT_ID slot) {
   CK_TOKEN_INFO info{};
   if (module.fn()->C_GetTokenInfo(slot, &info) != CKR_OK) return std::nullopt;
   if ((info.flags & CKF_TOKEN_INITIALIZED) == 0) return std::nullopt;
-  return trimmed(info.serialNumber, sizeof info.serialNumber);
+  return padded_text(info.serialNumber);
 }
 
 Error unavailable(const std::string& why, CK_RV rv) {
@@ -149,6 +145,12 @@ bool SessionPool::handle_failure(const Error& error, Lease& lease, bool first_at
     login(lease.session());
     return true;
   }
+  // Tokens say "you are logged out" in their own words (NSS softokn: CKR_HOST_MEMORY from
+  // C_SignInit with a key of the lost login), so ask the session instead of trusting the code.
+  if (pin_ && !breaks_session(rv) && !lease.session().user_logged_in()) {
+    login(lease.session());
+    return true;
+  }
   return false;
 }
 
@@ -159,7 +161,7 @@ bool SessionPool::token_present() const {
 
 void SessionPool::throw_if_token_lost(const Error& error, Lease* lease) {
   // A refused request (bad template, wrong mechanism) says nothing about the token.
-  if (error.kind() == ErrorKind::invalid_input) return;
+  if (error.kind() == ErrorKind::invalid_input || error.kind() == ErrorKind::template_refused) return;
   if (token_present()) return;
   if (lease) lease->discard();
   {

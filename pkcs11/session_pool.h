@@ -3,8 +3,8 @@
 // Callers never hold a session: they pass a function to run(), which borrows a session, calls it,
 // and gives the session back. A session whose call failed with a device or session error is closed
 // and dropped, never handed out again. Two failures are retried once, transparently:
-// CKR_USER_NOT_LOGGED_IN (the token forgot our login, e.g. after every session closed: log in
-// again) and CKR_SESSION_HANDLE_INVALID / CKR_SESSION_CLOSED / CKR_OPERATION_ACTIVE (the call
+// CKR_USER_NOT_LOGGED_IN, or any error after which the session says it is no longer logged in
+// (the token forgot our login, e.g. after every session closed: log in again) and CKR_SESSION_HANDLE_INVALID / CKR_SESSION_CLOSED / CKR_OPERATION_ACTIVE (the call
 // never ran: use a new session).
 //
 // Losing the token: after any failed call the pool asks the module whether the token is still

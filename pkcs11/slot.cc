@@ -6,18 +6,11 @@
 #include <cstring>
 
 #include "pkcs11/error.h"
+#include "pkcs11/padded_text.h"
 #include "pkcs11/session.h"
 
 namespace escrowless::pkcs11 {
 namespace {
-
-// Cryptoki pads fixed-width text fields with spaces and does not NUL-terminate them.
-template <std::size_t N>
-std::string trimmed(const CK_UTF8CHAR (&field)[N]) {
-  std::string text(reinterpret_cast<const char*>(field), N);
-  const std::size_t end = text.find_last_not_of(' ');
-  return end == std::string::npos ? std::string() : text.substr(0, end + 1);
-}
 
 std::string version_string(CK_VERSION v) {
   return std::to_string(v.major) + "." + std::to_string(v.minor);
@@ -36,12 +29,12 @@ TokenInfo read_token(const Module& module, CK_SLOT_ID slot) {
   check(module.fn()->C_GetTokenInfo(slot, &token), "C_GetTokenInfo");
   TokenInfo info;
   info.slot_id = slot;
-  info.slot_description = trimmed(slot_info.slotDescription);
-  info.slot_manufacturer = trimmed(slot_info.manufacturerID);
-  info.label = trimmed(token.label);
-  info.manufacturer = trimmed(token.manufacturerID);
-  info.model = trimmed(token.model);
-  info.serial = trimmed(token.serialNumber);
+  info.slot_description = padded_text(slot_info.slotDescription);
+  info.slot_manufacturer = padded_text(slot_info.manufacturerID);
+  info.label = padded_text(token.label);
+  info.manufacturer = padded_text(token.manufacturerID);
+  info.model = padded_text(token.model);
+  info.serial = padded_text(token.serialNumber);
   info.flags = token.flags;
   info.hardware_version = token.hardwareVersion;
   info.firmware_version = token.firmwareVersion;
@@ -63,9 +56,9 @@ bool matches(const TokenInfo& token, const Uri& uri) {
 bool library_matches(const Module& module, const Uri& uri) {
   if (!uri.library_manufacturer && !uri.library_description && !uri.library_version) return true;
   const CK_INFO info = module.info();
-  return (!uri.library_manufacturer || *uri.library_manufacturer == trimmed(info.manufacturerID)) &&
+  return (!uri.library_manufacturer || *uri.library_manufacturer == padded_text(info.manufacturerID)) &&
          (!uri.library_description ||
-          *uri.library_description == trimmed(info.libraryDescription)) &&
+          *uri.library_description == padded_text(info.libraryDescription)) &&
          (!uri.library_version || version_matches(*uri.library_version, info.libraryVersion));
 }
 

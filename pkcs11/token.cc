@@ -18,7 +18,8 @@ std::unique_ptr<Token> Token::open(const Uri& uri, const TokenOptions& options) 
     }
     pin = read_pin(*uri.pin_source);
   }
-  std::shared_ptr<const Module> module = Module::load(uri.module_path.value_or(kDefaultModulePath));
+  std::shared_ptr<const Module> module = Module::load(
+      uri.module_path.value_or(kDefaultModulePath), options.module_init_args);
   TokenInfo info = find_token(*module, uri);
   // After a reconnect the token is found again by what the URI says, like here.
   auto locate = [uri](const Module& reloaded) { return find_token(reloaded, uri).slot_id; };

@@ -4,6 +4,8 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "pkcs11/module.h"
@@ -17,6 +19,9 @@ struct TokenOptions {
   std::size_t max_sessions = 8;
   // Log in with the URI's pin-source. Without login only public objects and token info are usable.
   bool login = true;
+  // C_Initialize's pReserved string for modules that need one (Module::load). Not part of the
+  // URI: RFC 7512 has no attribute for it.
+  std::optional<std::string> module_init_args;
 };
 
 class Token {

@@ -6,12 +6,22 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <string>
+
+#include "pkcs11/token.h"
+
 namespace escrowless::keyadmin {
 
 void add_init_command(CLI::App& app);        // init (the whole data folder)
 void add_token_commands(CLI::App& app);      // token init | info | mechanisms
 void add_key_commands(CLI::App& app);        // key generate | sign, inventory
 void add_log_commands(CLI::App& app);        // log init | verifier-key
+
+// keyadmin's --module-init-args (before or after the subcommand): the C_Initialize parameters for
+// PKCS#11 modules that need them (NSS softokn; hsm-config/). Empty: none.
+std::string& module_init_args();
+// TokenOptions for Token::open with those parameters.
+pkcs11::TokenOptions token_options(bool login = true);
 
 // Prints indented JSON to stdout; bytes that are not UTF-8 (a foreign token's labels) become U+FFFD.
 void print_json(const nlohmann::json& value);

@@ -20,6 +20,7 @@ void add_init_command(CLI::App& app) {
   init->add_option("--port", options->port, "HTTPS port")->check(CLI::Range(0, 65535))->capture_default_str();
   init->callback([options, token] {
     if (!token->empty()) options->token_uri = *token;
+    if (!module_init_args().empty()) options->module_init_args = module_init_args();
     const keyservice::Provisioned made = keyservice::provision(*options);
     print_json({
         {"config", made.config_path},

@@ -66,7 +66,7 @@ pkcs11::KeyPair find_key(pkcs11::SessionPool& pool, const std::string& label) {
 }
 
 void generate(const KeyOptions& o) {
-  const auto token = pkcs11::Token::open(pkcs11::Uri::parse(o.uri));
+  const auto token = pkcs11::Token::open(pkcs11::Uri::parse(o.uri), token_options());
   const pkcs11::Algorithm algorithm = o.algorithm.empty()
                                           ? pkcs11::choose_algorithm(token->mechanisms())
                                           : pkcs11::parse_algorithm(o.algorithm);
@@ -84,7 +84,7 @@ void generate(const KeyOptions& o) {
 void sign(const KeyOptions& o) {
   if (o.format != "raw" && o.format != "der") throw std::runtime_error("--format must be raw or der");
   const std::vector<std::uint8_t> message = read_input(o.in);
-  const auto token = pkcs11::Token::open(pkcs11::Uri::parse(o.uri));
+  const auto token = pkcs11::Token::open(pkcs11::Uri::parse(o.uri), token_options());
   const pkcs11::KeyPair key = find_key(token->pool(), o.label);
   std::vector<std::uint8_t> signature = pkcs11::sign(token->pool(), key, message);
   if (o.format == "der") {
@@ -97,7 +97,7 @@ void sign(const KeyOptions& o) {
 }
 
 void inventory(const KeyOptions& o) {
-  const auto token = pkcs11::Token::open(pkcs11::Uri::parse(o.uri));
+  const auto token = pkcs11::Token::open(pkcs11::Uri::parse(o.uri), token_options());
   print_json(keyservice::inventory_json(pkcs11::take_inventory(token->pool())));
 }
 

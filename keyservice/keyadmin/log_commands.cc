@@ -18,7 +18,7 @@ struct LogOptions {
 };
 
 void init(const LogOptions& o) {
-  const auto token = pkcs11::Token::open(pkcs11::Uri::parse(o.uri));
+  const auto token = pkcs11::Token::open(pkcs11::Uri::parse(o.uri), token_options());
   const keyservice::InitializedLog log = keyservice::initialize_log(*token, o.data_dir, o.origin);
   const nlohmann::json out = {
       {"database", log.database},

@@ -12,6 +12,18 @@
 
 namespace escrowless::keyadmin {
 
+std::string& module_init_args() {
+  static std::string value;
+  return value;
+}
+
+pkcs11::TokenOptions token_options(bool login) {
+  pkcs11::TokenOptions options;
+  options.login = login;
+  if (!module_init_args().empty()) options.module_init_args = module_init_args();
+  return options;
+}
+
 void print_json(const nlohmann::json& value) {
   std::cout << value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
 }
@@ -21,6 +33,11 @@ void print_json(const nlohmann::json& value) {
 int main(int argc, char** argv) {
   CLI::App app{"keyadmin: provision and inspect the Escrowless HSM token"};
   app.require_subcommand(1);
+  app.fallthrough();  // --module-init-args may follow the subcommand
+  app.add_option("--module-init-args", escrowless::keyadmin::module_init_args(),
+                 "C_Initialize parameters for PKCS#11 modules that need them (NSS softokn: "
+                 "\"configdir='sql:DIR' certPrefix='' keyPrefix='' secmod='secmod.db'\"; see "
+                 "hsm-config/)");
   escrowless::keyadmin::add_init_command(app);
   escrowless::keyadmin::add_token_commands(app);
   escrowless::keyadmin::add_key_commands(app);

@@ -18,9 +18,8 @@ struct TokenOptions {
 };
 
 std::unique_ptr<pkcs11::Token> open_public(const std::string& uri) {
-  pkcs11::TokenOptions options;
-  options.login = false;  // token info and mechanisms need no PIN
-  return pkcs11::Token::open(pkcs11::Uri::parse(uri), options);
+  // token info and mechanisms need no PIN
+  return pkcs11::Token::open(pkcs11::Uri::parse(uri), token_options(false));
 }
 
 void init(const TokenOptions& o) {

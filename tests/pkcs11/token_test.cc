@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "pkcs11/error.h"
+#include "pkcs11/padded_text.h"
 #include "pkcs11/token.h"
 #include "tests/support/test_token.h"
 
@@ -32,7 +33,7 @@ TEST_CASE("token: provisioning gives a token found by its URI", "[hsm]") {
   TestToken& t = TestToken::get();
   const TokenInfo& info = t.token().info();
   CHECK(info.label == "escrowless-test");
-  CHECK(info.serial == t.provisioned().info.serial);
+  CHECK(info.serial == t.info().serial);
   CHECK(info.initialized());
   CHECK((info.flags & CKF_USER_PIN_INITIALIZED) != 0);
   CHECK(t.uri().to_string().find("pin-source=file:") != std::string::npos);
@@ -45,10 +46,12 @@ TEST_CASE("token: provisioning gives a token found by its URI", "[hsm]") {
 
 TEST_CASE("token: mechanisms and the algorithm choice", "[hsm]") {
   const auto mechanisms = TestToken::get().token().mechanisms();
-  CHECK(has(mechanisms, CKM_EDDSA));
-  CHECK(has(mechanisms, CKM_EC_EDWARDS_KEY_PAIR_GEN));
+  // Every token we test on signs with ECDSA; only SoftHSM offers EdDSA (hsm-config/ profiles).
+  const bool eddsa = TestToken::get().kind() == escrowless::testing::TokenKind::softhsm;
+  CHECK(has(mechanisms, CKM_EDDSA) == eddsa);
+  CHECK(has(mechanisms, CKM_EC_EDWARDS_KEY_PAIR_GEN) == eddsa);
   CHECK(has(mechanisms, CKM_ECDSA));
-  CHECK(choose_algorithm(mechanisms) == Algorithm::ed25519);
+  CHECK(choose_algorithm(mechanisms) == (eddsa ? Algorithm::ed25519 : Algorithm::ecdsa_p256));
 
   std::vector<Mechanism> no_eddsa;
   std::copy_if(mechanisms.begin(), mechanisms.end(), std::back_inserter(no_eddsa),
@@ -75,7 +78,7 @@ TEST_CASE("token: opening fails clearly", "[hsm]") {
   CHECK(open_failure(not_a_module) == ErrorKind::unavailable);
 
   Uri wrong_serial = uri;
-  wrong_serial.serial = "0000000000000000";
+  wrong_serial.serial = "no-such-serial";
   CHECK(open_failure(wrong_serial) == ErrorKind::not_found);
 
   Uri no_pin = uri;
@@ -94,15 +97,37 @@ TEST_CASE("token: opening fails clearly", "[hsm]") {
 }
 
 TEST_CASE("token: a module is initialized once per process and shared", "[hsm]") {
-  (void)TestToken::get();
-  const auto a = Module::load(ESCROWLESS_SOFTHSM2_MODULE);
-  const auto b = Module::load(ESCROWLESS_SOFTHSM2_MODULE);
+  TestToken& t = TestToken::get();
+  const auto a = Module::load(*t.uri().module_path);
+  const auto b = Module::load(*t.uri().module_path, t.options().module_init_args);
   CHECK(a.get() == b.get());
+  // One configuration per module and process: different C_Initialize parameters are refused, not
+  // silently ignored.
+  CHECK_THROWS_MATCHES(Module::load(*t.uri().module_path, std::string("configdir='elsewhere'")), Error,
+                       Catch::Matchers::Predicate<Error>([](const Error& e) {
+                         return e.kind() == ErrorKind::invalid_input &&
+                                std::string(e.what()).find("other initialization parameters") != std::string::npos;
+                       }));
+}
+
+TEST_CASE("token: text fields lose blank and NUL padding", "[hsm]") {
+  CK_UTF8CHAR blanks[8] = {'S', 'W', ' ', ' ', 'T', 'P', 'M', ' '};
+  CHECK(padded_text(blanks) == "SW  TPM");
+  CK_UTF8CHAR nuls[8] = {'I', 'B', 'M', 0, 0, 0, 0, 0};
+  CHECK(padded_text(nuls) == "IBM");
+  CK_UTF8CHAR mixed[8] = {'a', ' ', 0, 'x', 0, 0, 0, 0};  // text ends at the first NUL
+  CHECK(padded_text(mixed) == "a");
+  CK_UTF8CHAR empty[4] = {' ', ' ', ' ', ' '};
+  CHECK(padded_text(empty).empty());
+  // What the token gives us is already trimmed.
+  const TokenInfo& info = TestToken::get().token().info();
+  CHECK(info.manufacturer.find('\0') == std::string::npos);
+  CHECK((info.manufacturer.empty() || info.manufacturer.back() != ' '));
 }
 
 TEST_CASE("token: init refuses a label in use and a bad label", "[hsm]") {
   TestToken& t = TestToken::get();
-  const auto module = Module::load(ESCROWLESS_SOFTHSM2_MODULE);
+  const auto module = Module::load(*t.uri().module_path);
   const Secret so = random_hex_secret(8);
   const Secret user = random_hex_secret(8);
   CHECK_THROWS_WITH(init_token(*module, "escrowless-test", so, user),
