@@ -8,6 +8,7 @@
 // checks and signs (it is the same checkpoint, so the log still never signs two different ones).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -18,6 +19,7 @@
 
 #include "audit/hash.h"
 #include "audit/tree_coords.h"
+#include "keyservice/error.h"
 
 namespace escrowless::keyservice {
 
@@ -37,6 +39,16 @@ struct NodeHash {
   audit::NodeId node;
   audit::Hash hash;
 };
+
+// For backends: a stored 32-byte hash read back; Error(integrity) naming `what` otherwise.
+inline audit::Hash read_stored_hash(std::span<const std::uint8_t> bytes, const char* what) {
+  if (bytes.size() != audit::kHashSize) {
+    throw Error(ErrorKind::integrity, std::string("stored ") + what + " is not 32 bytes");
+  }
+  audit::Hash hash{};
+  std::copy(bytes.begin(), bytes.end(), hash.begin());
+  return hash;
+}
 
 class LogStorage {
  public:

@@ -57,15 +57,6 @@ static_assert(std::size(kMigrations) == static_cast<std::size_t>(PostgresLogStor
 // Rows read at a time by the for_each_* walks, so a large log is never in memory at once.
 constexpr std::int64_t kChunk = 8192;
 
-audit::Hash to_hash(std::span<const std::uint8_t> bytes, const char* what) {
-  if (bytes.size() != audit::kHashSize) {
-    throw Error(ErrorKind::integrity, std::string("stored ") + what + " is not 32 bytes");
-  }
-  audit::Hash hash{};
-  std::copy(bytes.begin(), bytes.end(), hash.begin());
-  return hash;
-}
-
 std::span<const std::uint8_t> bytes_of(std::string_view text) {
   return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
 }
@@ -229,7 +220,7 @@ std::optional<StoredCheckpoint> PostgresLogStorage::latest(bool signed_only) {
   if (result.rows() == 0) return std::nullopt;
   StoredCheckpoint checkpoint;
   checkpoint.size = static_cast<std::uint64_t>(result.int64(0, 0));
-  checkpoint.root = to_hash(result.bytes(0, 1), "checkpoint root");
+  checkpoint.root = read_stored_hash(result.bytes(0, 1), "checkpoint root");
   checkpoint.body = result.text(0, 2);
   if (!result.is_null(0, 3)) checkpoint.note = result.text(0, 3);
   return checkpoint;
@@ -265,7 +256,7 @@ std::vector<audit::Hash> PostgresLogStorage::node_hashes(std::span<const audit::
       throw Error(ErrorKind::internal, "subtree " + audit::to_string(nodes[static_cast<std::size_t>(row)]) +
                                            " is not stored");
     }
-    hashes.push_back(to_hash(result.bytes(row, 0), "subtree hash"));
+    hashes.push_back(read_stored_hash(result.bytes(row, 0), "subtree hash"));
   }
   return hashes;
 }
@@ -294,7 +285,7 @@ void PostgresLogStorage::for_each_leaf(std::uint64_t start, std::uint64_t end, c
     for (int row = 0; row < result.rows(); ++row) {
       const auto index = static_cast<std::uint64_t>(result.int64(row, 0));
       if (index != expected) throw Error(ErrorKind::integrity, "leaf " + std::to_string(expected) + " is missing");
-      visit(index, result.bytes(row, 1), to_hash(result.bytes(row, 2), "leaf hash"));
+      visit(index, result.bytes(row, 1), read_stored_hash(result.bytes(row, 2), "leaf hash"));
       ++expected;
     }
     if (expected != to) throw Error(ErrorKind::integrity, "leaf " + std::to_string(expected) + " is missing");
@@ -310,7 +301,7 @@ void PostgresLogStorage::for_each_signed_checkpoint(const std::function<void(con
         Params().add(after));
     for (int row = 0; row < result.rows(); ++row) {
       after = result.int64(row, 0);
-      visit(StoredCheckpoint{static_cast<std::uint64_t>(after), to_hash(result.bytes(row, 1), "checkpoint root"),
+      visit(StoredCheckpoint{static_cast<std::uint64_t>(after), read_stored_hash(result.bytes(row, 1), "checkpoint root"),
                              result.text(row, 2), result.text(row, 3)});
     }
     if (result.rows() < kChunk) return;
@@ -330,7 +321,7 @@ void PostgresLogStorage::for_each_node(const std::function<void(const NodeHash&)
       level = result.int32(row, 0);
       index = result.int64(row, 1);
       visit(NodeHash{{static_cast<unsigned>(level), static_cast<std::uint64_t>(index)},
-                     to_hash(result.bytes(row, 2), "subtree hash")});
+                     read_stored_hash(result.bytes(row, 2), "subtree hash")});
     }
     if (result.rows() < kChunk) return;
   }

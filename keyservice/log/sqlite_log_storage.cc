@@ -37,15 +37,6 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 );
 )sql";
 
-audit::Hash to_hash(std::span<const std::uint8_t> bytes, const char* what) {
-  if (bytes.size() != audit::kHashSize) {
-    throw Error(ErrorKind::integrity, std::string("stored ") + what + " is not 32 bytes");
-  }
-  audit::Hash hash{};
-  std::copy(bytes.begin(), bytes.end(), hash.begin());
-  return hash;
-}
-
 std::int64_t as_int(std::uint64_t value) { return static_cast<std::int64_t>(value); }
 
 }  // namespace
@@ -164,7 +155,7 @@ std::optional<StoredCheckpoint> SqliteLogStorage::read_checkpoint(sqlite::Statem
   }
   StoredCheckpoint checkpoint;
   checkpoint.size = static_cast<std::uint64_t>(statement.column_int(0));
-  checkpoint.root = to_hash(statement.column_blob_view(1), "checkpoint root");
+  checkpoint.root = read_stored_hash(statement.column_blob_view(1), "checkpoint root");
   checkpoint.body = statement.column_text(2);
   if (!statement.column_is_null(3)) checkpoint.note = statement.column_text(3);
   statement.reset();
@@ -199,7 +190,7 @@ std::vector<audit::Hash> SqliteLogStorage::node_hashes(std::span<const audit::No
       statement.reset();
       throw Error(ErrorKind::internal, "subtree " + audit::to_string(node) + " is not stored");
     }
-    hashes.push_back(to_hash(statement.column_blob_view(0), "subtree hash"));
+    hashes.push_back(read_stored_hash(statement.column_blob_view(0), "subtree hash"));
     statement.reset();
   }
   return hashes;
@@ -232,7 +223,7 @@ void SqliteLogStorage::for_each_leaf(std::uint64_t start, std::uint64_t end, con
     if (index != expected) {
       throw Error(ErrorKind::integrity, "leaf " + std::to_string(expected) + " is missing");
     }
-    visit(index, statement.column_blob_view(1), to_hash(statement.column_blob_view(2), "leaf hash"));
+    visit(index, statement.column_blob_view(1), read_stored_hash(statement.column_blob_view(2), "leaf hash"));
     ++expected;
   }
   if (expected != end) throw Error(ErrorKind::integrity, "leaf " + std::to_string(expected) + " is missing");
@@ -245,7 +236,7 @@ void SqliteLogStorage::for_each_signed_checkpoint(
       "SELECT size, root, body, note FROM checkpoints WHERE note IS NOT NULL ORDER BY size");
   while (statement.step()) {
     visit(StoredCheckpoint{static_cast<std::uint64_t>(statement.column_int(0)),
-                           to_hash(statement.column_blob_view(1), "checkpoint root"),
+                           read_stored_hash(statement.column_blob_view(1), "checkpoint root"),
                            statement.column_text(2), statement.column_text(3)});
   }
 }
@@ -256,7 +247,7 @@ void SqliteLogStorage::for_each_node(const std::function<void(const NodeHash&)>&
   while (statement.step()) {
     NodeHash node{{static_cast<unsigned>(statement.column_int(0)),
                    static_cast<std::uint64_t>(statement.column_int(1))},
-                  to_hash(statement.column_blob_view(2), "subtree hash")};
+                  read_stored_hash(statement.column_blob_view(2), "subtree hash")};
     visit(node);
   }
 }
