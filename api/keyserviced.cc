@@ -23,6 +23,7 @@
 #include "keyservice/log/log_init.h"
 #include "keyservice/reconciler.h"
 #include "keyservice/store/sqlite_device_store.h"
+#include "pkcs11/object_lock.h"
 
 namespace {
 
@@ -85,6 +86,7 @@ std::unique_ptr<pkcs11::Token> open_token(const keyservice::ServiceConfig& confi
     ::setenv("SOFTHSM2_CONF", config.softhsm_conf.c_str(), 1);
   }
   const pkcs11::Uri uri = pkcs11::Uri::parse(config.token);
+  if (!config.token_lock_file.empty()) pkcs11::share_token_objects_lock(config.token_lock_file);
   try {
     pkcs11::TokenOptions options;
     if (!config.module_init_args.empty()) options.module_init_args = config.module_init_args;

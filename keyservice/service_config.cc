@@ -24,6 +24,8 @@ void add_config_options(CLI::App& app, ServiceConfig& c) {
   app.add_option("--softhsm-conf", c.softhsm_conf, "SoftHSM configuration file (sets SOFTHSM2_CONF)");
   app.add_option("--module-init-args", c.module_init_args,
                  "C_Initialize parameters for PKCS#11 modules that need them (NSS softokn); not secret");
+  app.add_option("--token-lock-file", c.token_lock_file,
+                 "Lock file that every process sharing the token on this machine names (several nodes)");
   app.add_option("--tls-cert", c.tls_cert, "PEM certificate chain")->required();
   app.add_option("--tls-key", c.tls_key, "PEM private key")->required();
   app.add_option("--admin-credential-sha256", c.admin_credential_sha256,
@@ -80,6 +82,7 @@ std::string to_config_text(const ServiceConfig& c) {
   out << "token = " << quoted(c.token) << "\n";
   if (!c.softhsm_conf.empty()) out << "softhsm-conf = " << quoted(c.softhsm_conf) << "\n";
   if (!c.module_init_args.empty()) out << "module-init-args = " << quoted(c.module_init_args) << "\n";
+  if (!c.token_lock_file.empty()) out << "token-lock-file = " << quoted(c.token_lock_file) << "\n";
   out << "tls-cert = " << quoted(c.tls_cert) << "\n";
   out << "tls-key = " << quoted(c.tls_key) << "\n";
   out << "admin-credential-sha256 = " << quoted(c.admin_credential_sha256) << "\n";

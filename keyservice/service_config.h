@@ -18,6 +18,9 @@ struct ServiceConfig {
   std::string token;              // PKCS#11 URI with module-path and pin-source
   std::string softhsm_conf;       // when set, exported as SOFTHSM2_CONF before the module loads
   std::string module_init_args;   // C_Initialize's pReserved for modules that need it (hsm-config/)
+  // Orders token object changes between the processes on this machine that share the token
+  // (several nodes, keyadmin beside them): pkcs11/object_lock.h. Empty: this process alone.
+  std::string token_lock_file;
   std::string tls_cert;           // PEM certificate chain
   std::string tls_key;            // PEM private key (mode 0600)
   std::string admin_credential_sha256;  // hex SHA-256 of the admin bearer credential

@@ -20,6 +20,7 @@ void add_log_commands(CLI::App& app);        // log init | verifier-key
 // keyadmin's --module-init-args (before or after the subcommand): the C_Initialize parameters for
 // PKCS#11 modules that need them (NSS softokn; hsm-config/). Empty: none.
 std::string& module_init_args();
+std::string& token_lock_file();  // --token-lock-file (pkcs11/object_lock.h)
 // TokenOptions for Token::open with those parameters.
 pkcs11::TokenOptions token_options(bool login = true);
 

@@ -9,6 +9,7 @@
 #include "keyservice/error.h"
 #include "keyservice/keyadmin/commands.h"
 #include "pkcs11/error.h"
+#include "pkcs11/object_lock.h"
 
 namespace escrowless::keyadmin {
 
@@ -17,7 +18,17 @@ std::string& module_init_args() {
   return value;
 }
 
+std::string& token_lock_file() {
+  static std::string value;
+  return value;
+}
+
 pkcs11::TokenOptions token_options(bool login) {
+  static const bool locked = [] {
+    if (!token_lock_file().empty()) pkcs11::share_token_objects_lock(token_lock_file());
+    return true;
+  }();
+  (void)locked;
   pkcs11::TokenOptions options;
   options.login = login;
   if (!module_init_args().empty()) options.module_init_args = module_init_args();
@@ -38,6 +49,9 @@ int main(int argc, char** argv) {
                  "C_Initialize parameters for PKCS#11 modules that need them (NSS softokn: "
                  "\"configdir='sql:DIR' certPrefix='' keyPrefix='' secmod='secmod.db'\"; see "
                  "hsm-config/)");
+  app.add_option("--token-lock-file", escrowless::keyadmin::token_lock_file(),
+                 "The token lock file of the keyserviced processes sharing this token (their "
+                 "keyservice.conf's token-lock-file), so that keyadmin's changes wait for theirs");
   escrowless::keyadmin::add_init_command(app);
   escrowless::keyadmin::add_token_commands(app);
   escrowless::keyadmin::add_key_commands(app);

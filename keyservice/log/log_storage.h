@@ -33,6 +33,9 @@ struct StoredCheckpoint {
 struct NewLeaf {
   std::string data;  // the exact entry bytes
   audit::Hash hash;  // RFC 6962 leaf hash of data
+  // A shared log's entries wait in the database's queue (log_queue.h); this is the queue row the
+  // append marks as placed at this leaf, in the same transaction. 0: not from the queue.
+  std::int64_t queue_id = 0;
 };
 
 struct NodeHash {

@@ -51,6 +51,17 @@ CREATE TABLE log_writer (
 );
 INSERT INTO log_writer (id, epoch) VALUES (1, 0);
 )sql",
+    // 3: entries handed to whichever node sequences (log_queue.h). leaf_index is set in the
+    // transaction that stores the leaf, so a row is placed exactly once or not at all.
+    R"sql(
+CREATE TABLE log_queue (
+  id         bigserial PRIMARY KEY,
+  data       bytea NOT NULL,
+  leaf_index bigint UNIQUE,
+  queued_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX log_queue_waiting ON log_queue (id) WHERE leaf_index IS NULL;
+)sql",
 };
 static_assert(std::size(kMigrations) == static_cast<std::size_t>(PostgresLogStorage::kSchemaVersion));
 
@@ -185,6 +196,7 @@ void PostgresLogStorage::append(std::span<const NewLeaf> leaves, std::span<const
       copy.row(3).field(as_int(first + i)).field(bytes_of(leaves[i].data)).field(leaves[i].hash);
     }
     db_.copy_in("COPY leaves (idx, data, leaf_hash) FROM STDIN (FORMAT binary)", copy.finish());
+    place_queued(leaves, first);
   }
   BinaryCopy copy;
   bool any_node = false;
@@ -199,6 +211,24 @@ void PostgresLogStorage::append(std::span<const NewLeaf> leaves, std::span<const
   transaction.commit();
 }
 
+void PostgresLogStorage::place_queued(std::span<const NewLeaf> leaves, std::uint64_t first) {
+  std::vector<std::int64_t> ids, indices;
+  for (std::size_t i = 0; i < leaves.size(); ++i) {
+    if (leaves[i].queue_id == 0) continue;
+    ids.push_back(leaves[i].queue_id);
+    indices.push_back(as_int(first + i));
+  }
+  if (ids.empty()) return;
+  // Only rows still waiting: a row placed twice would be one entry at two indices.
+  const Result result = db_.query(
+      "UPDATE log_queue SET leaf_index = q.idx FROM unnest($1::bigint[], $2::bigint[]) AS q(id, idx) "
+      "WHERE log_queue.id = q.id AND log_queue.leaf_index IS NULL",
+      Params().add_text(postgresql::array_literal(ids)).add_text(postgresql::array_literal(indices)));
+  if (postgresql::Connection::changed(result) != ids.size()) {
+    throw Error(ErrorKind::unavailable, "queued log entries were placed or withdrawn meanwhile");
+  }
+}
+
 void PostgresLogStorage::sign_checkpoint(std::uint64_t size, std::string_view note) {
   std::lock_guard lock(mutex_);
   postgresql::Transaction transaction(db());
@@ -208,6 +238,8 @@ void PostgresLogStorage::sign_checkpoint(std::uint64_t size, std::string_view no
   if (postgresql::Connection::changed(result) != 1) {
     throw Error(ErrorKind::internal, "no unsigned checkpoint of size " + std::to_string(size));
   }
+  // Delivered on commit, to the nodes of a shared log waiting for their entries (log_queue.h).
+  db_.query(std::string("SELECT pg_notify('") + kLogSignedChannel + "', $1)", Params().add_text(std::to_string(size)));
   transaction.commit();
 }
 

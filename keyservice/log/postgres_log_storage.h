@@ -12,6 +12,10 @@
 // is still its own: a writer that lost its lock (its session ended, and another writer took
 // over) has its writes refused by the database itself, with Error(conflict).
 //
+// Shared logs (several nodes, shared_log.h) hand entries to the writer through `log_queue`
+// (log_queue.h): append() marks the queue rows of its leaves as placed in its own transaction,
+// and sign_checkpoint() notifies the channel kLogSignedChannel on commit.
+//
 // One object owns one connection and serializes its callers. A lost connection fails the call
 // with Error(unavailable) and is re-established by the next call.
 #pragma once
@@ -27,10 +31,14 @@
 
 namespace escrowless::keyservice {
 
+// Notification channels of a shared log: a checkpoint was signed; entries were queued.
+inline constexpr const char* kLogSignedChannel = "escrowless_log_signed";
+inline constexpr const char* kLogQueueChannel = "escrowless_log_queue";
+
 class PostgresLogStorage final : public LogStorage {
  public:
   // The schema version this build writes.
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // Opens the log in the database `conninfo` names (libpq keywords or URL, never a password).
   // create=true makes the schema when there is none; create=false throws Error(not_found) then.
@@ -64,6 +72,7 @@ class PostgresLogStorage final : public LogStorage {
   postgresql::Connection& db();  // reconnects a lost connection first
   void check_fence();            // inside a transaction: refuses a deposed writer
   std::optional<StoredCheckpoint> latest(bool signed_only);
+  void place_queued(std::span<const NewLeaf> leaves, std::uint64_t first);  // inside append()
 
   std::mutex mutex_;
   postgresql::Connection db_;

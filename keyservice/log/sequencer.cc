@@ -25,8 +25,8 @@ Sequencer::Sequencer(LogStorage& storage, NoteSigner& signer, std::string origin
 
 Sequencer::~Sequencer() { stop(); }
 
-std::future<Receipt> Sequencer::submit(std::string entry) {
-  Pending pending{std::move(entry), {}};
+std::future<Receipt> Sequencer::submit(std::string entry, std::int64_t queue_id) {
+  Pending pending{std::move(entry), queue_id, {}};
   std::future<Receipt> future = pending.promise.get_future();
   {
     std::lock_guard lock(mutex_);
@@ -105,7 +105,7 @@ void Sequencer::write_batch(std::deque<Pending>& batch) {
       next.append(hash, [&nodes](const audit::NodeId& node, const audit::Hash& h) {
         if (node.level > 0) nodes.push_back({node, h});
       });
-      leaves.push_back({std::move(pending.entry), hash});
+      leaves.push_back({std::move(pending.entry), hash, pending.queue_id});
     }
     const audit::Hash root = next.root();
     const std::string body = audit::format_checkpoint(origin_, next.size(), root);

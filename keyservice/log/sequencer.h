@@ -69,8 +69,9 @@ class Sequencer {
 
   // Queues an entry (its exact bytes). The future yields the receipt, or the error that kept the
   // entry from being acknowledged: UnsignedEntry when it was stored all the same. Throws
-  // Error(unavailable) once stop() has begun.
-  std::future<Receipt> submit(std::string entry);
+  // Error(unavailable) once stop() has begun. `queue_id`: the entry's row in a shared log's
+  // queue, marked placed in the batch's transaction (NewLeaf::queue_id).
+  std::future<Receipt> submit(std::string entry, std::int64_t queue_id = 0);
 
   // Sequences everything already submitted, then stops the writer thread.
   void stop();
@@ -85,6 +86,7 @@ class Sequencer {
  private:
   struct Pending {
     std::string entry;
+    std::int64_t queue_id = 0;
     std::promise<Receipt> promise;
   };
 

@@ -49,6 +49,7 @@ std::unique_ptr<TransparencyLog> TransparencyLog::open(const LogDatabase& databa
 std::unique_ptr<TransparencyLog> TransparencyLog::open(const LogDatabase& database,
                                                        std::unique_ptr<NoteSigner> signer,
                                                        const Options& options) {
+  if (options.shared) return open_shared(database, std::move(signer), options);
   std::unique_ptr<TransparencyLog> log(new TransparencyLog());
   // Two writers would each extend their own idea of the tree: the writer's lock refuses the second.
   log->writer_ = open_log_writer(database);
@@ -92,19 +93,67 @@ std::unique_ptr<TransparencyLog> TransparencyLog::open(const LogDatabase& databa
   return log;
 }
 
+std::unique_ptr<TransparencyLog> TransparencyLog::open_shared(const LogDatabase& database,
+                                                              std::unique_ptr<NoteSigner> signer,
+                                                              const Options& options) {
+  if (database.kind != LogDatabase::Kind::postgresql) {
+    throw Error(ErrorKind::invalid_input, "only a log in PostgreSQL can be shared by several nodes");
+  }
+  std::unique_ptr<TransparencyLog> log(new TransparencyLog());
+  log->reader_ = open_log_storage(database);
+  const auto origin = log->reader_->meta(kMetaOrigin);
+  const auto verifier_key = log->reader_->meta(kMetaVerifierKey);
+  if (!origin || !verifier_key) {
+    throw Error(ErrorKind::integrity, database.name() + " is not a log database (no origin or verifier key)");
+  }
+  if (signer->verifier().to_string() != *verifier_key) {
+    throw Error(ErrorKind::integrity, "the log key in the token is not the one this log was created with");
+  }
+  log->origin_ = *origin;
+  log->signer_ = std::move(signer);
+  log->entry_cache_limit_ = options.entry_cache_bytes;
+  log->proof_cache_limit_ = options.proof_cache_bytes;
+  // What is stored now must be what the log signed, as for a single writer; whichever node
+  // leads checks the right edge again when it takes over.
+  {
+    auto nodes = open_log_storage(database);
+    check_stored_tree(*log->reader_, *nodes, log->origin_, log->signer_->verifier(), options.verify_all_leaves);
+  }
+  if (const auto latest = log->reader_->latest_signed_checkpoint()) log->publish(latest->size, latest->note);
+  TransparencyLog* published_to = log.get();
+  log->shared_ = std::make_unique<SharedLog>(
+      database.target, *log->signer_, log->origin_,
+      SharedLog::Options{options.max_batch, options.election_interval, options.ack_timeout,
+                         [published_to](std::uint64_t size, const std::string& note) {
+                           published_to->publish(size, note);
+                         }});
+  return log;
+}
+
 TransparencyLog::~TransparencyLog() {
-  if (sequencer_) sequencer_->stop();
+  stop();
+  shared_.reset();
   sequencer_.reset();
   writer_.reset();  // releases the writer's lock
 }
 
+void TransparencyLog::stop() {
+  if (shared_) shared_->stop();
+  if (sequencer_) sequencer_->stop();
+}
+
+Sequencer::Stats TransparencyLog::stats() const { return shared_ ? shared_->stats() : sequencer_->stats(); }
+
+bool TransparencyLog::sequencing() const { return shared_ ? shared_->leading() : true; }
+
 std::future<Receipt> TransparencyLog::append(std::string entry) {
-  return sequencer_->submit(std::move(entry));
+  return shared_ ? shared_->submit(std::move(entry)) : sequencer_->submit(std::move(entry));
 }
 
 void TransparencyLog::publish(std::uint64_t size, const std::string& note) {
   auto head = std::make_shared<const SignedHead>(SignedHead{size, note});
   const std::lock_guard guard(head_mutex_);
+  if (head_ && head_->size >= size) return;  // several nodes sign; the newest one wins
   head_ = std::move(head);
 }
 

@@ -3,6 +3,7 @@
 // to run on any difference, so the log never signs a checkpoint inconsistent with an earlier one.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <future>
 #include <memory>
@@ -17,6 +18,7 @@
 #include "keyservice/log/log_storage.h"
 #include "keyservice/log/note_signer.h"
 #include "keyservice/log/sequencer.h"
+#include "keyservice/log/shared_log.h"
 #include "pkcs11/session_pool.h"
 
 namespace escrowless::keyservice {
@@ -39,6 +41,12 @@ class TransparencyLog {
     // million leaves (20 hashes each), more than bundle responses reuse between checkpoints.
     std::size_t entry_cache_bytes = std::size_t{4} << 20;
     std::size_t proof_cache_bytes = std::size_t{2} << 20;
+    // Several nodes write this log (PostgreSQL only): entries go through the database's queue
+    // to whichever node sequences (shared_log.h), instead of this process holding the writer's
+    // lock for as long as it runs.
+    bool shared = false;
+    std::chrono::milliseconds election_interval{500};  // shared: how often a follower tries to lead
+    std::chrono::milliseconds ack_timeout{30000};      // shared: how long append() waits at most
   };
 
   // Creates a new log in `database` (where there must be none) for `origin`, whose checkpoints
@@ -49,7 +57,8 @@ class TransparencyLog {
   // Opens an existing log, finds its key in the token through `pool`, verifies the stored tree
   // (Error(integrity) naming the first difference) and starts the sequencer. Only one process may
   // write a log: a second open() while another writer lives fails with Error(conflict) (see
-  // open_log_writer).
+  // open_log_writer). With Options::shared, any number of processes open it, and one of them
+  // at a time sequences (SharedLog).
   static std::unique_ptr<TransparencyLog> open(const LogDatabase& database, pkcs11::SessionPool& pool,
                                                const Options& options);
   // The same with a given signer (tests, tools); its verifier key must be the recorded one.
@@ -107,19 +116,25 @@ class TransparencyLog {
   const audit::VerifierKey& verifier() const { return signer_->verifier(); }
 
   // Finishes every submitted entry, then stops accepting new ones.
-  void stop() { sequencer_->stop(); }
-  Sequencer::Stats stats() const { return sequencer_->stats(); }
+  void stop();
+  Sequencer::Stats stats() const;
+  // True while this process sequences the log (always, unless the log is shared).
+  bool sequencing() const;
 
  private:
   TransparencyLog() = default;
   std::uint64_t signed_size_or_throw(std::uint64_t size);
+  // Makes a newer signed checkpoint the one served; an older one is ignored.
   void publish(std::uint64_t size, const std::string& note);
+  static std::unique_ptr<TransparencyLog> open_shared(const LogDatabase& database,
+                                                      std::unique_ptr<NoteSigner> signer, const Options& options);
 
   std::string origin_;
   std::unique_ptr<NoteSigner> signer_;
   std::unique_ptr<LogStorage> writer_;  // the sequencer's connection, holding the writer lock
   std::unique_ptr<LogStorage> reader_;  // everyone else's
-  std::unique_ptr<Sequencer> sequencer_;
+  std::unique_ptr<Sequencer> sequencer_;  // one writer
+  std::unique_ptr<SharedLog> shared_;     // or several nodes
   mutable std::mutex head_mutex_;
   std::shared_ptr<const SignedHead> head_;
 

@@ -1,6 +1,9 @@
 #include "keyservice/store/postgresql.h"
 
+#include <poll.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "keyservice/error.h"
@@ -157,6 +160,38 @@ void Connection::copy_in(const std::string& copy_statement, const std::string& d
   }
   check(PQgetResult(conn_.get()), "COPY", PGRES_COMMAND_OK);
   while (PGresult* rest = PQgetResult(conn_.get())) PQclear(rest);
+}
+
+std::string array_literal(std::span<const std::int64_t> values) {
+  std::string text = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i != 0) text += ',';
+    text += std::to_string(values[i]);
+  }
+  return text + "}";
+}
+
+void Connection::listen(const std::string& channel) { exec("LISTEN " + channel); }
+
+bool Connection::wait_for_notification(std::chrono::milliseconds timeout, int wake_fd) {
+  const auto drain = [this] {
+    if (PQconsumeInput(conn_.get()) == 0) {
+      throw Error(ErrorKind::unavailable, "PostgreSQL connection lost: " + trimmed(PQerrorMessage(conn_.get())));
+    }
+    bool any = false;
+    while (PGnotify* notify = PQnotifies(conn_.get())) {
+      PQfreemem(notify);
+      any = true;
+    }
+    return any;
+  };
+  if (drain()) return true;  // arrived with an earlier reply
+  const int socket = PQsocket(conn_.get());
+  if (socket < 0) throw Error(ErrorKind::unavailable, "PostgreSQL connection lost");
+  pollfd fds[2] = {{socket, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+  const int ready = ::poll(fds, wake_fd >= 0 ? 2 : 1, static_cast<int>(timeout.count()));
+  if (ready < 0 && errno != EINTR) throw Error(ErrorKind::internal, "poll on the PostgreSQL socket failed");
+  return ready > 0 && drain();
 }
 
 void Connection::reset() {

@@ -10,6 +10,7 @@
 
 #include <libpq-fe.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -23,6 +24,9 @@ namespace escrowless::keyservice::postgresql {
 // belongs in a 0600 passfile (PGPASSFILE, or the `passfile` keyword) or in PGPASSWORD. Throws
 // Error(invalid_input); the message never repeats the conninfo.
 void check_conninfo(const std::string& conninfo);
+
+// A bigint[] parameter in PostgreSQL's text form: "{1,2,3}".
+std::string array_literal(std::span<const std::int64_t> values);
 
 class Result {
  public:
@@ -75,6 +79,14 @@ class Connection {
 
   // COPY table (columns) FROM STDIN in PostgreSQL's binary format, from `data` that BinaryCopy made.
   void copy_in(const std::string& copy_statement, const std::string& data);
+
+  // LISTEN on `channel` (a fixed identifier of ours, never user input). A reset() connection
+  // listens no more: callers LISTEN again after reconnecting.
+  void listen(const std::string& channel);
+  // Waits up to `timeout` until a notification arrives on this connection or `wake_fd` (if not
+  // -1) becomes readable, and drains every notification received. True when one arrived.
+  // Error(unavailable) when the connection is lost.
+  bool wait_for_notification(std::chrono::milliseconds timeout, int wake_fd = -1);
 
   // True while the connection is up; reset() reconnects with the same conninfo.
   bool ok() const { return PQstatus(conn_.get()) == CONNECTION_OK; }

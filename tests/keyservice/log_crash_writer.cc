@@ -2,11 +2,14 @@
 // each acknowledged one on stdout ("ack <index> <entry>\n", one write() per line, so a line is
 // never torn by the SIGKILL that ends this process).
 //
-//   log_crash_writer DB TOKEN-URI PREFIX
+//   log_crash_writer DB TOKEN-URI PREFIX [shared]
 //
-// DB is a SQLite file, or "postgresql:" followed by a libpq conninfo.
+// DB is a SQLite file, or "postgresql:" followed by a libpq conninfo. With "shared", the process
+// is one node of a shared log (TransparencyLog::Options::shared): it also reports "lead\n" when
+// it starts sequencing, and an entry that is not acknowledged (the leader died) is not an error.
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -17,8 +20,9 @@
 #include "pkcs11/token.h"
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: log_crash_writer DB TOKEN-URI PREFIX\n");
+  const bool shared = argc == 5 && std::string_view(argv[4]) == "shared";
+  if (argc != 4 && !shared) {
+    std::fprintf(stderr, "usage: log_crash_writer DB TOKEN-URI PREFIX [shared]\n");
     return 2;
   }
   using namespace escrowless;
@@ -26,6 +30,9 @@ int main(int argc, char** argv) {
     const auto token = pkcs11::Token::open(pkcs11::Uri::parse(argv[2]));
     keyservice::TransparencyLog::Options options;
     options.verify_all_leaves = false;  // the parent does the full check after each crash
+    options.shared = shared;
+    options.election_interval = std::chrono::milliseconds(100);
+    options.ack_timeout = std::chrono::seconds(10);
     const std::string_view db = argv[1];
     const auto database = db.starts_with("postgresql:")
                               ? keyservice::LogDatabase::postgresql(std::string(db.substr(11)))
@@ -36,6 +43,12 @@ int main(int argc, char** argv) {
     if (::write(STDOUT_FILENO, "ready\n", 6) != 6) std::_Exit(3);
     const std::string prefix = argv[3];
     std::vector<std::thread> threads;
+    if (shared) {
+      threads.emplace_back([&] {
+        while (!log->sequencing()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        if (::write(STDOUT_FILENO, "lead\n", 5) != 5) std::_Exit(3);
+      });
+    }
     for (int t = 0; t < 2; ++t) {
       threads.emplace_back([&, t] {
         for (int round = 0;; ++round) {
@@ -47,7 +60,13 @@ int main(int argc, char** argv) {
             window.emplace_back(std::move(entry), std::move(future));
           }
           for (auto& [entry, future] : window) {
-            const keyservice::Receipt receipt = future.get();
+            keyservice::Receipt receipt;
+            try {
+              receipt = future.get();
+            } catch (const keyservice::Error&) {
+              if (!shared) throw;
+              continue;  // not acknowledged: the leader died under it
+            }
             const std::string line = "ack " + std::to_string(receipt.index) + " " +
                                      std::to_string(receipt.tree_size) + " " + entry + "\n";
             if (::write(STDOUT_FILENO, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {

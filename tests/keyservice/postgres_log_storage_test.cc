@@ -62,12 +62,14 @@ TEST_CASE("postgresql log: a new schema is versioned, an old one migrated, a new
   };
   CHECK(version() == PostgresLogStorage::kSchemaVersion);
 
-  // A version 1 database (before the writer epoch) gains the log_writer table when opened.
-  database.exec("DROP TABLE log_writer; UPDATE schema_version SET version = 1");
+  // A version 1 database (before the writer epoch and the shared log's queue) gains the
+  // log_writer and log_queue tables when opened.
+  database.exec("DROP TABLE log_writer; DROP TABLE log_queue; UPDATE schema_version SET version = 1");
   CHECK(version() == 1);
   auto storage = PostgresLogStorage::open(database.conninfo(), false);
   CHECK(version() == PostgresLogStorage::kSchemaVersion);
   CHECK(PostgresLogStorage::open_writer(database.conninfo(), kWait)->epoch() == 1);
+  database.exec("INSERT INTO log_queue (data) VALUES ('\\x7b7d'::bytea)");
 
   database.exec("UPDATE schema_version SET version = 99");
   try {
