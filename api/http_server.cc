@@ -106,10 +106,12 @@ std::unique_ptr<HttpServer> HttpServer::create(const ServerOptions& options, Met
   server->set_keep_alive_timeout(options.keep_alive_timeout);
   server->set_keep_alive_max_count(static_cast<std::size_t>(options.keep_alive_max_requests));
 
-  std::unique_ptr<HttpServer> http(new HttpServer(std::move(guard), std::move(server), metrics));
+  std::unique_ptr<HttpServer> http(
+      new HttpServer(std::move(guard), std::move(server), metrics, options.plain_text_errors));
   http->deepen_accept_queue_ = std::move(deepen_accept_queue);
   // Unmatched routes, bodies over the limit and malformed HTTP get problem+json too.
-  http->server_->set_error_handler([](const httplib::Request&, httplib::Response& response) {
+  http->server_->set_error_handler([plain = options.plain_text_errors](const httplib::Request&,
+                                                                      httplib::Response& response) {
     if (!response.body.empty()) return;
     const int status = response.status;
     const std::string detail =
@@ -118,7 +120,8 @@ std::unique_ptr<HttpServer> HttpServer::create(const ServerOptions& options, Met
         : status == 431 ? "the request headers are larger than allowed"
         : status == 400 ? "malformed HTTP request"
                         : "the request could not be served";
-    send_problem(response, {status, status == 404 ? "not-found" : "invalid-request", detail}, {});
+    const Problem problem{status, status == 404 ? "not-found" : "invalid-request", detail};
+    plain ? send_problem_text(response, problem) : send_problem(response, problem, {});
   });
   return http;
 }
@@ -180,7 +183,7 @@ void HttpServer::serve(const std::string& route, const Handler& handler, const h
     if (!internal.empty()) {
       spdlog::error("request {} {} {}: {}", request_id, request.method, route, internal);
     }
-    send_problem(response, problem, request_id);
+    plain_text_errors_ ? send_problem_text(response, problem) : send_problem(response, problem, request_id);
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

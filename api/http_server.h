@@ -36,6 +36,10 @@ struct ServerOptions {
   // Per-route request rates (off unless set; keyserviced sets them from its configuration).
   RateLimit enroll_per_credential{}, enroll_per_address{};// POST /v1/accounts/{account}/devices
   RateLimit fetch_per_credential{}, fetch_per_address{};// bundle fetches
+  // Errors the wrapper itself answers (no route, body too large, rate limits, exceptions) as
+  // text/plain "<detail>\n" instead of problem+json: for protocols whose clients read plain
+  // text (keywitness speaks C2SP tlog-witness).
+  bool plain_text_errors = false;
 };
 
 using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
@@ -90,8 +94,9 @@ class HttpServer {
   ConnectionGuard::Stats connection_stats() const { return guard_->stats(); }
 
  private:
-  HttpServer(std::unique_ptr<ConnectionGuard> guard, std::unique_ptr<httplib::SSLServer> server, Metrics& metrics)
-      : guard_(std::move(guard)), server_(std::move(server)), metrics_(metrics) {}
+  HttpServer(std::unique_ptr<ConnectionGuard> guard, std::unique_ptr<httplib::SSLServer> server, Metrics& metrics,
+             bool plain_text_errors)
+      : guard_(std::move(guard)), server_(std::move(server)), metrics_(metrics), plain_text_errors_(plain_text_errors) {}
   Handler wrap(std::string route, Handler handler);
   httplib::Server::HandlerWithContentReader wrap_with_body(std::string route, Handler handler);
   // What every wrapped handler does around `handler`: request id, header cap, rate limit,
@@ -110,6 +115,7 @@ class HttpServer {
   std::map<std::string, RouteLimits> limits_;  // "METHOD template"; read-only once serving
   std::atomic<bool> run_returned_{false};
   Metrics& metrics_;
+  bool plain_text_errors_;
 };
 
 }  // namespace escrowless::api

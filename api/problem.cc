@@ -17,6 +17,7 @@ const char* title_of(int status) {
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 409: return "Conflict";
+    case 422: return "Unprocessable Content";
     case 413: return "Content Too Large";
     case 415: return "Unsupported Media Type";
     case 429: return "Too Many Requests";
@@ -89,6 +90,12 @@ void send_problem(httplib::Response& response, const Problem& problem, const std
   if (problem.status == 503) response.set_header("Retry-After", "5");
   response.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
                        "application/problem+json");
+}
+
+void send_problem_text(httplib::Response& response, const Problem& problem) {
+  response.status = problem.status;
+  if (problem.status == 503) response.set_header("Retry-After", "5");
+  response.set_content(problem.detail + "\n", "text/plain; charset=utf-8");
 }
 
 }  // namespace escrowless::api

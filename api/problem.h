@@ -43,4 +43,7 @@ Problem problem_for(const std::exception_ptr& error, std::string& internal);
 // statuses need: WWW-Authenticate for 401, Retry-After for 503).
 void send_problem(httplib::Response& response, const Problem& problem, const std::string& request_id);
 
+// The same problem as text/plain: its detail and a newline (protocols that speak plain text).
+void send_problem_text(httplib::Response& response, const Problem& problem);
+
 }  // namespace escrowless::api

@@ -1,8 +1,8 @@
 #include "audit/checkpoint.h"
 
-#include <charconv>
 #include <string>
 
+#include "audit/encoding.h"
 #include "audit/error.h"
 #include "audit/note.h"
 #include "audit/utf8.h"
@@ -11,18 +11,12 @@ namespace escrowless::audit {
 namespace {
 
 uint64_t parse_size(std::string_view line) {
-  const bool digits_only =
-      !line.empty() && line.find_first_not_of("0123456789") == std::string_view::npos;
-  if (!digits_only || (line.size() > 1 && line[0] == '0')) {
-    throw invalid_input("checkpoint line 2 (tree size): not a decimal number without sign or "
+  const std::optional<uint64_t> value = parse_canonical_decimal(line);
+  if (!value) {
+    throw invalid_input("checkpoint line 2 (tree size): not a decimal number within 64 bits, without sign or "
                         "leading zeros");
   }
-  uint64_t value = 0;
-  const auto [end, ec] = std::from_chars(line.data(), line.data() + line.size(), value);
-  if (ec != std::errc() || end != line.data() + line.size()) {
-    throw invalid_input("checkpoint line 2 (tree size): out of range");
-  }
-  return value;
+  return *value;
 }
 
 void check_line(std::string_view line, const std::string& where) {

@@ -1,6 +1,7 @@
 #include "audit/encoding.h"
 
 #include <array>
+#include <charconv>
 
 #include "audit/error.h"
 
@@ -115,6 +116,15 @@ std::vector<uint8_t> base64_decode(std::string_view text) {
     throw invalid_input("base64: non-canonical encoding (non-zero padding bits)");
   }
   return out;
+}
+
+std::optional<uint64_t> parse_canonical_decimal(std::string_view text) {
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
+  if (text.size() > 1 && text[0] == '0') return std::nullopt;
+  uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
 }
 
 }  // namespace escrowless::audit

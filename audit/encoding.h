@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -23,5 +24,9 @@ std::string base64_encode(std::span<const uint8_t> bytes);
 // end, no whitespace or line breaks, the URL-safe alphabet rejected, and the unused bits of the
 // last character zero (so the encoding is canonical). Throws invalid_input otherwise.
 std::vector<uint8_t> base64_decode(std::string_view text);
+
+// Reads a size as C2SP formats write them: ASCII decimal digits only, no sign, no leading zero
+// (except "0" itself), within 64 bits. nullopt otherwise.
+std::optional<uint64_t> parse_canonical_decimal(std::string_view text);
 
 }  // namespace escrowless::audit

@@ -99,4 +99,18 @@ std::string HttpsClient::get(const std::string& path) const {
   return result->body;
 }
 
+HttpsClient::Answer HttpsClient::post(const std::string& path, const std::string& body,
+                                      const std::string& content_type) const {
+  httplib::Headers headers;
+  if (!bearer_.empty()) headers.emplace("Authorization", "Bearer " + bearer_);
+  const std::string target = url_.base_path + path;
+  const auto result = client_->Post(target.c_str(), headers, body, content_type.c_str());
+  if (!result) {
+    std::string message = "POST " + target + " failed: " + httplib::to_string(result.error());
+    if (result.error() == httplib::Error::SSLServerVerification) message += " (the server certificate did not verify)";
+    throw FetchError(message);
+  }
+  return {result->status, result->get_header_value("Content-Type"), result->body};
+}
+
 }  // namespace escrowless::audit::client

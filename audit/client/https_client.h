@@ -50,6 +50,17 @@ class HttpsClient {
   // GET base_path + `path` (which starts with '/' and may carry a query); the body of a 2xx answer.
   std::string get(const std::string& path) const;
 
+  // A POST's answer, whatever its status: protocols such as C2SP tlog-witness answer in their
+  // status codes, so the caller judges them.
+  struct Answer {
+    int status = 0;
+    std::string content_type;
+    std::string body;
+  };
+  // POST base_path + `path` with `body`. FetchError only when no answer came (connection, TLS).
+  // Not retried: the server may have acted on it.
+  Answer post(const std::string& path, const std::string& body, const std::string& content_type) const;
+
  private:
   ServerUrl url_;
   std::string bearer_;

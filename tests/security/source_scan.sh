@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Usage: source_scan.sh ROOT
 # Fails (exit 1, naming file and line) if any file under ROOT's pkcs11/ keyservice/ api/ audit/
-# bench/ folders could take key material out of the token:
+# bench/ and witness/ folders could take key material out of the token:
 #   - names C_WrapKey or C_UnwrapKey (key wrapping is how a PKCS#11 key leaves a token);
 #   - names CKA_VALUE (an EC or secret key's value) or an RSA private component outside
 #     pkcs11/attribute_policy.{h,cc}, the code that refuses to read them;
@@ -12,7 +12,7 @@
 set -euo pipefail
 root=${1:?usage: source_scan.sh ROOT}
 folders=()
-for folder in pkcs11 keyservice api audit bench; do
+for folder in pkcs11 keyservice api audit bench witness; do
   [[ -d $root/$folder ]] && folders+=("$root/$folder")
 done
 if ((${#folders[@]} == 0)); then
