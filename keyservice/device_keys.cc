@@ -58,8 +58,34 @@ void DeviceKeys::forget(const Device& device) {
 }
 
 bool DeviceKeys::destroy(const Device& device) {
-  forget(device);
-  const std::optional<pkcs11::KeyPair> key = pkcs11::find_key_pair_by_id(token_.pool(), device.token_key_id);
+  // The cached key (checked against the device's public key when it was found or made) saves
+  // two searches over the whole token (bench/token_scale).
+  std::optional<pkcs11::KeyPair> key;
+  {
+    const std::lock_guard guard(cache_mutex_);
+    if (const auto found = cache_.find(id_of(device)); found != cache_.end()) {
+      key = std::move(found->second);
+      cache_.erase(found);
+    }
+  }
+  bool current = false;
+  if (key) {
+    const std::lock_guard handles_guard(key->handles->mutex);
+    current = key->handles->login_count == token_.pool().login_count() &&
+              key->handles->private_handle != CK_INVALID_HANDLE;
+  }
+  // Handles of this login name the very objects that were checked; after a new login they must be
+  // found again, by the search below, which checks the public key.
+  if (current) {
+    try {
+      pkcs11::destroy_key_pair(token_.pool(), *key);
+      return true;
+    } catch (const pkcs11::Error& e) {
+      if (e.kind() != pkcs11::ErrorKind::not_found) throw;
+      return false;  // gone already (destroyed by a reconciliation or an earlier attempt)
+    }
+  }
+  key = pkcs11::find_key_pair_by_id(token_.pool(), device.token_key_id);
   if (!key) return false;
   if (key->public_key.raw != device.public_key) {
     throw Error(ErrorKind::integrity, "the token key under the CKA_ID of " + device.account + "/" + device.device +

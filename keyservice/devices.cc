@@ -36,8 +36,11 @@ Enrollment Devices::enroll(std::string_view account, const audit::Actor& by) {
   const auto key_lifecycle = keys_.share_lifecycle();
   const std::string device_id = new_device_id();
   const pkcs11::Algorithm algorithm = pkcs11::choose_algorithm(token_.mechanisms());
+  // A random id and a label naming the new device id: nothing on the token can share them, so no
+  // search over the token (which grows with it) precedes the generation.
   const pkcs11::KeyPair key = pkcs11::generate_key_pair(token_.pool(), algorithm, pkcs11::random_key_id(),
-                                                        device_key_label(account, device_id));
+                                                        device_key_label(account, device_id),
+                                                        pkcs11::KeyUniqueness::guaranteed_by_caller);
   audit::DeviceEnrolled entry;
   entry.time = now();
   entry.account = std::string(account);

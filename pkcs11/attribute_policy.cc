@@ -43,4 +43,6 @@ void require_readable(CK_OBJECT_CLASS object_class, CK_ATTRIBUTE_TYPE type) {
                   " key is refused: private key material never leaves the token");
 }
 
+CK_ATTRIBUTE_TYPE private_value_attribute() { return CKA_VALUE; }
+
 }  // namespace escrowless::pkcs11

@@ -13,4 +13,8 @@ bool is_readable(CK_OBJECT_CLASS object_class, CK_ATTRIBUTE_TYPE type);
 // Throws Error(invalid_input) for an attribute that is_readable() refuses.
 void require_readable(CK_OBJECT_CLASS object_class, CK_ATTRIBUTE_TYPE type);
 
+// The attribute that holds a private key's secret value, for probe_private_value()
+// (object_attributes.h) only: a length query that never receives the value.
+CK_ATTRIBUTE_TYPE private_value_attribute();
+
 }  // namespace escrowless::pkcs11

@@ -170,17 +170,19 @@ KeyPairTemplate signing_key_template(Algorithm algorithm, std::span<const std::u
 }
 
 KeyPair generate_key_pair(SessionPool& pool, Algorithm algorithm, std::span<const std::uint8_t> id,
-                          std::string_view label) {
+                          std::string_view label, KeyUniqueness uniqueness) {
   const KeyPairTemplate t = signing_key_template(algorithm, id, label);
   return pool.run([&](Session& session) {
-    const auto label_bytes = std::span(reinterpret_cast<const std::uint8_t*>(label.data()), label.size());
-    if (find_key_pair(session, pool, CKA_LABEL, label_bytes, "label")) {
-      throw Error(ErrorKind::invalid_input, "a key labelled '" + std::string(label) + "' already exists");
-    }
-    AttributeList id_filter;
-    id_filter.add_bytes(CKA_ID, id);
-    if (!find_objects(session, id_filter).empty()) {
-      throw Error(ErrorKind::invalid_input, "an object with this key id already exists");
+    if (uniqueness == KeyUniqueness::checked) {
+      const auto label_bytes = std::span(reinterpret_cast<const std::uint8_t*>(label.data()), label.size());
+      if (find_key_pair(session, pool, CKA_LABEL, label_bytes, "label")) {
+        throw Error(ErrorKind::invalid_input, "a key labelled '" + std::string(label) + "' already exists");
+      }
+      AttributeList id_filter;
+      id_filter.add_bytes(CKA_ID, id);
+      if (!find_objects(session, id_filter).empty()) {
+        throw Error(ErrorKind::invalid_input, "an object with this key id already exists");
+      }
     }
     KeyPair key;
     key.handles->login_count = pool.login_count();

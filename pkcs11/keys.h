@@ -52,13 +52,26 @@ struct KeyPair {
 KeyPairTemplate signing_key_template(Algorithm algorithm, std::span<const std::uint8_t> id,
                                      std::string_view label);
 
+// How generate_key_pair keeps lookups by label and id unambiguous.
+enum class KeyUniqueness {
+  // It searches the token first: a private key with this label, or any object with this id, is
+  // refused. Two searches over the whole token: SoftHSM reads every object's file for each, so
+  // this costs O(objects on the token) (bench/token_scale).
+  checked,
+  // The caller guarantees both without a search: the id comes from random_key_id() (128 random
+  // bits) and the label names something new (a device key's label holds a new random device
+  // id). The service's enrollments use this, so that enrolling stays flat as the token fills.
+  guaranteed_by_caller,
+};
+
 // Generates a key pair with signing_key_template(), leaving to the token only what it refuses
-// and reading every attribute back (key_generation.h; the result's `generation`). Refuses a label
-// or id that another private key on the token already has, so that lookups stay unambiguous.
+// and reading every attribute back (key_generation.h; the result's `generation`). With
+// KeyUniqueness::checked, refuses a label or id that another key on the token already has.
 // Error(template_refused) when the token refuses every allowed template or makes a key that
 // breaks the no-escrow rules (that key is destroyed).
 KeyPair generate_key_pair(SessionPool& pool, Algorithm algorithm, std::span<const std::uint8_t> id,
-                          std::string_view label);
+                          std::string_view label,
+                          KeyUniqueness uniqueness = KeyUniqueness::checked);
 
 // The key pair whose private key has this label (or id); nullopt when none, Error(invalid_input)
 // when several match or the key is not one of our algorithms.

@@ -123,6 +123,22 @@ std::optional<std::vector<std::uint8_t>> read_attribute(Session& session, CK_OBJ
   return read_unchecked(session, object, type);
 }
 
+ValueProbe probe_private_value(Session& session, CK_OBJECT_HANDLE private_key) {
+  if (read_object_class(session, private_key) != CKO_PRIVATE_KEY) {
+    throw Error(ErrorKind::invalid_input, "the value probe is for private keys only");
+  }
+  // pValue stays null: the token answers with a length at most, never with the value.
+  CK_ATTRIBUTE attribute{private_value_attribute(), nullptr, 0};
+  ValueProbe probe;
+  probe.rv = session.fn()->C_GetAttributeValue(session.handle(), private_key, &attribute, 1);
+  probe.length = attribute.ulValueLen;
+  if (probe.rv != CKR_OK && probe.rv != CKR_ATTRIBUTE_SENSITIVE &&
+      probe.rv != CKR_ATTRIBUTE_TYPE_INVALID) {
+    check(probe.rv, "C_GetAttributeValue (length of the private value)");
+  }
+  return probe;
+}
+
 ObjectAttributes read_object_attributes(Session& session, CK_OBJECT_HANDLE object) {
   ObjectAttributes result;
   const auto object_class = read_object_class(session, object);

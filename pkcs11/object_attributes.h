@@ -51,6 +51,19 @@ ObjectAttributes read_object_attributes(Session& session, CK_OBJECT_HANDLE objec
 // object has a class). Other failures throw.
 std::optional<CK_OBJECT_CLASS> read_object_class(Session& session, CK_OBJECT_HANDLE object);
 
+// Whether the token would hand out a private key's secret value, asked the one way that cannot
+// bring it here: a length query, with a null buffer. A token that would
+// reveal the value answers CKR_OK and its length; one that protects it answers
+// CKR_ATTRIBUTE_SENSITIVE (or CKR_ATTRIBUTE_TYPE_INVALID: tpm2-pkcs11 shows no such attribute)
+// or a length of CK_UNAVAILABLE_INFORMATION. For `keyadmin token check` on its throwaway key;
+// nothing else needs to ask.
+struct ValueProbe {
+  CK_RV rv = CKR_OK;
+  CK_ULONG length = CK_UNAVAILABLE_INFORMATION;
+  bool refused() const { return rv != CKR_OK || length == CK_UNAVAILABLE_INFORMATION; }
+};
+ValueProbe probe_private_value(Session& session, CK_OBJECT_HANDLE private_key);
+
 // Every object matching `filter` (all objects the session can see for an empty filter).
 // C_FindObjectsFinal always runs.
 std::vector<CK_OBJECT_HANDLE> find_objects(Session& session, const AttributeList& filter);

@@ -40,6 +40,9 @@ TokenInfo read_token(const Module& module, CK_SLOT_ID slot) {
   info.firmware_version = token.firmwareVersion;
   info.min_pin_length = token.ulMinPinLen;
   info.max_pin_length = token.ulMaxPinLen;
+  info.limits = {token.ulMaxSessionCount,   token.ulSessionCount,       token.ulMaxRwSessionCount,
+                 token.ulRwSessionCount,    token.ulTotalPublicMemory,  token.ulFreePublicMemory,
+                 token.ulTotalPrivateMemory, token.ulFreePrivateMemory};
   return info;
 }
 
@@ -79,7 +82,12 @@ constexpr std::array kMechanismNames = {
     M(CKM_DES3_ECB), M(CKM_EC_KEY_PAIR_GEN), M(CKM_ECDSA), M(CKM_ECDSA_SHA1), M(CKM_ECDSA_SHA256),
     M(CKM_ECDSA_SHA384), M(CKM_ECDSA_SHA512), M(CKM_ECDH1_DERIVE), M(CKM_EC_EDWARDS_KEY_PAIR_GEN),
     M(CKM_EDDSA), M(CKM_DSA_KEY_PAIR_GEN), M(CKM_DSA), M(CKM_DSA_SHA1), M(CKM_DH_PKCS_KEY_PAIR_GEN),
-    M(CKM_DH_PKCS_DERIVE),
+    M(CKM_DH_PKCS_DERIVE), M(CKM_AES_OFB), M(CKM_AES_CFB8), M(CKM_AES_CFB64), M(CKM_AES_CFB128),
+    M(CKM_AES_CFB1), M(CKM_RC2_ECB), M(CKM_RC2_CBC), M(CKM_RC2_CBC_PAD), M(CKM_DES_ECB),
+    M(CKM_DES_CBC), M(CKM_DES_CBC_PAD), M(CKM_DES3_CBC_PAD), M(CKM_CDMF_ECB), M(CKM_CDMF_CBC),
+    M(CKM_CDMF_CBC_PAD), M(CKM_CAMELLIA_ECB), M(CKM_CAMELLIA_CBC), M(CKM_CAMELLIA_CBC_PAD),
+    M(CKM_SEED_ECB), M(CKM_SEED_CBC), M(CKM_SEED_CBC_PAD), M(CKM_ECDH1_COFACTOR_DERIVE),
+    M(CKM_ECMQV_DERIVE), M(CKM_ECDH_AES_KEY_WRAP), M(CKM_RSA_AES_KEY_WRAP),
 };
 #undef M
 

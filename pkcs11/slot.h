@@ -15,6 +15,20 @@
 
 namespace escrowless::pkcs11 {
 
+// CK_TOKEN_INFO's counts and sizes, as the token reports them. A value may be
+// CK_UNAVAILABLE_INFORMATION (the token does not say) or, for the maximum session counts,
+// CK_EFFECTIVELY_INFINITE (0: no limit); keyadmin token check shows both as such.
+struct TokenLimits {
+  CK_ULONG max_sessions = CK_UNAVAILABLE_INFORMATION;
+  CK_ULONG sessions = CK_UNAVAILABLE_INFORMATION;
+  CK_ULONG max_rw_sessions = CK_UNAVAILABLE_INFORMATION;
+  CK_ULONG rw_sessions = CK_UNAVAILABLE_INFORMATION;
+  CK_ULONG total_public_memory = CK_UNAVAILABLE_INFORMATION;
+  CK_ULONG free_public_memory = CK_UNAVAILABLE_INFORMATION;
+  CK_ULONG total_private_memory = CK_UNAVAILABLE_INFORMATION;
+  CK_ULONG free_private_memory = CK_UNAVAILABLE_INFORMATION;
+};
+
 struct TokenInfo {
   CK_SLOT_ID slot_id = 0;
   std::string slot_description;
@@ -28,6 +42,7 @@ struct TokenInfo {
   CK_VERSION firmware_version{};
   unsigned long min_pin_length = 0;
   unsigned long max_pin_length = 0;
+  TokenLimits limits;
 
   bool initialized() const { return (flags & CKF_TOKEN_INITIALIZED) != 0; }
 };

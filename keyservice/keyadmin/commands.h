@@ -13,9 +13,14 @@
 namespace escrowless::keyadmin {
 
 void add_init_command(CLI::App& app);        // init (the whole data folder)
-void add_token_commands(CLI::App& app);      // token init | info | mechanisms
+void add_token_commands(CLI::App& app);      // token init | info | mechanisms | check
 void add_key_commands(CLI::App& app);        // key generate | sign, inventory
 void add_log_commands(CLI::App& app);        // log init | verifier-key
+
+// Thrown by a command that has printed its result and wants this exit code (token check's 1 and 2).
+struct ExitStatus {
+  int code;
+};
 
 // keyadmin's --module-init-args (before or after the subcommand): the C_Initialize parameters for
 // PKCS#11 modules that need them (NSS softokn; hsm-config/). Empty: none.

@@ -1,6 +1,8 @@
 // keyadmin: provisioning and inspection of the Escrowless HSM token.
 //
 // Exit codes: 0 success, 1 the operation failed (token, PIN, file, input), 2 usage error.
+// `token check` has its own: 0 the token can carry the no-escrow claim, 1 it cannot, 2 usage or
+// the token could not be used.
 #include <exception>
 #include <iostream>
 
@@ -59,6 +61,8 @@ int main(int argc, char** argv) {
   // The subcommands run inside the parse.
   try {
     if (const auto exit_code = escrowless::audit::parse_command_line(app, argc, argv)) return *exit_code;
+  } catch (const escrowless::keyadmin::ExitStatus& status) {
+    return status.code;
   } catch (const escrowless::pkcs11::Error& e) {
     std::cerr << "keyadmin: " << e.what() << "\n";
     return 1;

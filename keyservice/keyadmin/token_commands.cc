@@ -3,6 +3,7 @@
 #include <string>
 
 #include "keyservice/keyadmin/commands.h"
+#include "keyservice/keyadmin/token_check.h"
 #include "keyservice/token_json.h"
 #include "pkcs11/softhsm.h"
 #include "pkcs11/token.h"
@@ -15,6 +16,8 @@ struct TokenOptions {
   std::string label;
   std::string module = pkcs11::kDefaultModulePath;
   std::string uri;
+  double seconds = 3;
+  bool json = false;
 };
 
 std::unique_ptr<pkcs11::Token> open_public(const std::string& uri) {
@@ -43,6 +46,26 @@ void mechanisms(const TokenOptions& o) {
   print_json(keyservice::mechanisms_json(token->mechanisms()));
 }
 
+// Exit 0: the token can carry the no-escrow claim; 1: it cannot (the reasons are printed);
+// 2: the token could not be opened or used (URI, module, PIN, token gone), as for usage errors.
+void check(const TokenOptions& o) {
+  std::unique_ptr<pkcs11::Token> token;
+  TokenCheck result;
+  try {
+    token = pkcs11::Token::open(pkcs11::Uri::parse(o.uri), token_options(true));
+    result = run_token_check(*token, o.seconds);
+  } catch (const pkcs11::Error& e) {
+    std::cerr << "keyadmin: token check: " << e.what() << "\n";
+    throw ExitStatus{2};
+  }
+  if (o.json) {
+    print_json(token_check_json(result));
+  } else {
+    print_token_check(std::cout, result);
+  }
+  if (!result.carries_claim()) throw ExitStatus{1};
+}
+
 }  // namespace
 
 void add_token_commands(CLI::App& app) {
@@ -65,6 +88,18 @@ void add_token_commands(CLI::App& app) {
   CLI::App* mech_cmd = token->add_subcommand("mechanisms", "Print the token's mechanisms as JSON");
   mech_cmd->add_option("--token", options->uri, "PKCS#11 URI of the token")->required();
   mech_cmd->callback([options] { mechanisms(*options); });
+
+  CLI::App* check_cmd = token->add_subcommand(
+      "check",
+      "Preflight a token: make a throwaway key pair with our template, report what the token made "
+      "of it, sign and verify, measure, destroy it. Exit 0: the token can carry the no-escrow "
+      "claim; 1: it cannot (why is printed); 2: the token could not be used");
+  check_cmd->add_option("--token", options->uri, "PKCS#11 URI of the token, with pin-source")->required();
+  check_cmd->add_option("--seconds", options->seconds, "How long to measure signing, per key")
+      ->check(CLI::Range(0.01, 600.0))
+      ->capture_default_str();
+  check_cmd->add_flag("--json", options->json, "Print the result as JSON");
+  check_cmd->callback([options] { check(*options); });
 }
 
 }  // namespace escrowless::keyadmin

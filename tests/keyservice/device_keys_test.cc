@@ -74,3 +74,28 @@ TEST_CASE("device keys: writes about one device wait for each other", "[hsm]") {
   second.join();
   CHECK(second_in);
 }
+
+TEST_CASE("device keys: destroy uses the cached key or finds and checks it and is false once gone", "[hsm]") {
+  pkcs11::Token& token = TestToken::get().token();
+  const pkcs11::Algorithm algorithm = pkcs11::choose_algorithm(token.mechanisms());
+  keyservice::DeviceKeys keys(token);
+
+  // Cached (as after enrollment or a prekey upload): destroyed without a search, gone from the token.
+  const pkcs11::KeyPair cached = pkcs11::generate_key_pair(token.pool(), algorithm, pkcs11::random_key_id(),
+                                                           "destroy-cached", pkcs11::KeyUniqueness::guaranteed_by_caller);
+  const keyservice::Device cached_device = device_for(cached, algorithm);
+  keys.remember(cached_device, cached);
+  CHECK(keys.destroy(cached_device));
+  CHECK_FALSE(pkcs11::find_key_pair_by_id(token.pool(), cached.id).has_value());
+  CHECK_FALSE(keys.destroy(cached_device));
+
+  // Not cached: found by id and checked against the enrolled public key first.
+  const pkcs11::KeyPair stored = pkcs11::generate_key_pair(token.pool(), algorithm, pkcs11::random_key_id(),
+                                                           "destroy-found");
+  keyservice::Device impostor = device_for(stored, algorithm);
+  impostor.public_key.back() ^= 1;
+  CHECK_THROWS_AS(keys.destroy(impostor), keyservice::Error);
+  CHECK(pkcs11::find_key_pair_by_id(token.pool(), stored.id).has_value());  // left in place
+  CHECK(keys.destroy(device_for(stored, algorithm)));
+  CHECK_FALSE(pkcs11::find_key_pair_by_id(token.pool(), stored.id).has_value());
+}

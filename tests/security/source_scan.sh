@@ -4,7 +4,8 @@
 # bench/ and witness/ folders could take key material out of the token:
 #   - names C_WrapKey or C_UnwrapKey (key wrapping is how a PKCS#11 key leaves a token);
 #   - names CKA_VALUE (an EC or secret key's value) or an RSA private component outside
-#     pkcs11/attribute_policy.{h,cc}, the code that refuses to read them;
+#     pkcs11/attribute_policy.{h,cc}, the code that refuses to read them (and hands the
+#     attribute only to object_attributes.cc's length-only probe for `keyadmin token check`);
 #   - names C_GetAttributeValue outside pkcs11/object_attributes.cc, the one caller, which asks
 #     attribute_policy first.
 # Whole words only: CKA_VALUE_LEN is fine. Comments count too: a rule that ignored comments could
