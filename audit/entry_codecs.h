@@ -3,6 +3,8 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "audit/log_entry.h"
 
@@ -22,5 +24,12 @@ nlohmann::json write_entry(const DeviceEnrolled& entry);
 nlohmann::json write_entry(const PrekeysSigned& entry);
 nlohmann::json write_entry(const DeviceRevoked& entry);
 nlohmann::json write_entry(const HsmInventory& entry);
+
+// The bytes one object adds to a schema 2 part (its canonical JSON, without the comma).
+std::size_t inventory_object_size(const InventoryObject& object);
+
+// A token's mechanism list, as hsm.provisioned and inventory headers carry it.
+std::vector<TokenMechanism> read_mechanisms(const nlohmann::json& value, const std::string& path);
+nlohmann::json write_mechanisms(const std::vector<TokenMechanism>& mechanisms);
 
 }  // namespace escrowless::audit::entry_json

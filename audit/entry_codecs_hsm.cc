@@ -1,5 +1,6 @@
-// hsm.provisioned and hsm.inventory: the entries about the token itself; also
-// HsmProvisioned::verifier_key(), which shares the verifier key rules with the reader.
+// hsm.provisioned: the entry about the token and the log key (hsm.inventory is in
+// entry_codecs_inventory.cc); also HsmProvisioned::verifier_key(), which shares the verifier
+// key rules with the reader.
 #include <string>
 
 #include "audit/encoding.h"
@@ -64,63 +65,6 @@ void check_verifier_key(const std::string& text, const std::string& path,
   if (vkey.to_string() != text) fail(path, "not in the one canonical spelling");
 }
 
-InventoryObject read_object(const json& value, const std::string& path) {
-  const Fields fields(value, path,
-                      {"class", "flags", "id", "key_type", "label", "public_key_sha256"});
-  InventoryObject object;
-  const std::string class_path = fields.path_of("class");
-  const std::string& class_name = read_string(fields.required("class"), class_path);
-  try {
-    object.object_class = parse_object_class(class_name);
-  } catch (const Error& e) {
-    fail(class_path, e.what());
-  }
-  if (const json* key_type = fields.optional("key_type")) {
-    const std::string key_type_path = fields.path_of("key_type");
-    switch (object.object_class) {
-      case ObjectClass::public_key:
-      case ObjectClass::private_key:
-      case ObjectClass::secret_key:
-      case ObjectClass::otp_key:
-      case ObjectClass::vendor_defined:  // may be a key of a class we can't name
-        break;
-      default:
-        fail(key_type_path, "a " + class_name + " object has no key type");
-    }
-    const std::string& name = read_string(*key_type, key_type_path);
-    try {
-      object.key_type = parse_key_type(name);
-    } catch (const Error& e) {
-      fail(key_type_path, e.what());
-    }
-  }
-  object.id = read_hex(fields.required("id"), fields.path_of("id"), 0, kMaxKeyIdSize);
-  object.label =
-      read_string(fields.required("label"), fields.path_of("label"), 0, kMaxKeyLabelSize);
-  object.flags = read_attributes(fields.required("flags"), fields.path_of("flags"));
-  if (const json* hash = fields.optional("public_key_sha256")) {
-    const std::string hash_path = fields.path_of("public_key_sha256");
-    if (object.object_class != ObjectClass::public_key &&
-        object.object_class != ObjectClass::private_key) {
-      fail(hash_path, "only public and private keys carry a public key hash, not a " + class_name);
-    }
-    object.public_key_sha256 = read_sha256_hex(*hash, hash_path);
-  }
-  return object;
-}
-
-// The shape of keyservice::attributes_json() plus inventory_json()'s public_key_sha256.
-json write_object(const InventoryObject& object) {
-  json out = json::object();
-  out["class"] = std::string(to_string(object.object_class));
-  out["flags"] = object.flags;
-  out["id"] = hex_encode(object.id);
-  out["label"] = object.label;
-  if (object.key_type) out["key_type"] = std::string(to_string(*object.key_type));
-  if (object.public_key_sha256) out["public_key_sha256"] = to_hex(*object.public_key_sha256);
-  return out;
-}
-
 }  // namespace
 
 HsmProvisioned read_hsm_provisioned(const json& entry) {
@@ -150,38 +94,6 @@ json write_entry(const HsmProvisioned& entry) {
     out["log_key"]["verifier_key"] = "";
   }
   out["origin"] = entry.origin;
-  out["token"] = write_token(entry.token);
-  return out;
-}
-
-HsmInventory read_hsm_inventory(const json& entry) {
-  const Fields root(entry, "", {"attestation", "objects", "time", "token", "type"});
-  HsmInventory out;
-  out.time = read_time(root.required("time"), "time");
-  out.token = read_token(root.required("token"), "token");
-  const json& objects = root.required("objects");
-  if (!objects.is_array()) {
-    fail("objects", std::string("must be an array, got ") + objects.type_name());
-  }
-  if (objects.size() > kMaxInventoryObjects) {
-    fail("objects", "must hold at most " + std::to_string(kMaxInventoryObjects) + " objects, got " +
-                        std::to_string(objects.size()));
-  }
-  out.objects.reserve(objects.size());
-  for (std::size_t i = 0; i < objects.size(); ++i) {
-    out.objects.push_back(read_object(objects[i], index_path("objects", i)));
-  }
-  read_null(root.required("attestation"), "attestation");
-  return out;
-}
-
-json write_entry(const HsmInventory& entry) {
-  json out = write_header(to_string(entry.kType), entry.time);
-  out["attestation"] = nullptr;
-  out["objects"] = json::array();
-  for (const InventoryObject& object : entry.objects) {
-    out["objects"].push_back(write_object(object));
-  }
   out["token"] = write_token(entry.token);
   return out;
 }

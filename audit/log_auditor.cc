@@ -7,6 +7,7 @@
 
 #include "audit/encoding.h"
 #include "audit/error.h"
+#include "audit/inventory_audit.h"
 #include "audit/key_policy.h"
 #include "audit/log_auditor_state.h"
 #include "audit/prekey.h"
@@ -19,21 +20,6 @@ std::string device_name(const std::string& account, const std::string& device) {
 }
 
 std::string short_hex(const Hash& hash) { return to_hex(hash).substr(0, 16); }
-
-// "private key 'alice.phone' (id 6f7f..., ec-edwards, key deb2ded39dc26fce)" for an inventory object.
-std::string describe(const InventoryObject& object) {
-  std::string text;
-  switch (object.object_class) {
-    case ObjectClass::private_key: text = "private key"; break;
-    case ObjectClass::secret_key: text = "secret key"; break;
-    default: text = std::string(to_string(object.object_class)) + " object"; break;
-  }
-  text += " '" + object.label + "'";
-  text += " (id " + (object.id.empty() ? std::string("none") : hex_encode(object.id));
-  if (object.key_type) text += ", " + std::string(to_string(*object.key_type));
-  if (object.public_key_sha256) text += ", key " + short_hex(*object.public_key_sha256);
-  return text + ")";
-}
 
 }  // namespace
 
@@ -65,6 +51,10 @@ LogAuditor& LogAuditor::operator=(LogAuditor&&) noexcept = default;
 
 uint64_t LogAuditor::next_index() const noexcept { return state_->next_index; }
 LogAuditor::Stats LogAuditor::stats() const noexcept { return state_->stats; }
+std::optional<uint64_t> LogAuditor::incomplete_inventory() const noexcept {
+  if (!state_->pending_inventory) return std::nullopt;
+  return state_->pending_inventory->header_index;
+}
 
 std::vector<Violation> LogAuditor::audit(std::span<const uint8_t> bytes) {
   std::optional<LogEntry> entry;
@@ -102,6 +92,8 @@ class AuditVisitor {
     }
     const Hash hash = entry.log_key.public_key_sha256();
     s_.log_key_hash = hash;
+    s_.log_key_algorithm = entry.log_key.algorithm;
+    s_.log_key = entry.log_key.public_key;
     s_.key_owners.emplace(hash, std::string());
     check_private_key("the log key '" + entry.log_key.label + "'", entry.log_key.attributes.private_key);
   }
@@ -173,31 +165,7 @@ class AuditVisitor {
 
   void operator()(const HsmInventory& entry) {
     need_provisioned();
-    ++s_.stats.inventories;
-    if (s_.provisioned && entry.token != s_.token) {
-      flag("token", "an inventory of token '" + entry.token.label + "' (serial " + entry.token.serial +
-                        "), not entry 0's token '" + s_.token.label + "' (serial " + s_.token.serial + ")");
-    }
-    for (const InventoryObject& object : entry.objects) {
-      switch (object.object_class) {
-        case ObjectClass::private_key:
-          ++s_.stats.inventory_keys;
-          check_private_key("inventory: " + describe(object), object.flags);
-          account_for(object);
-          break;
-        case ObjectClass::secret_key:
-        case ObjectClass::otp_key:
-        case ObjectClass::vendor_defined:
-          if (object.object_class == ObjectClass::vendor_defined && !object.key_type) break;
-          if (const auto capabilities = secret_key_capabilities(object.flags); !capabilities.empty()) {
-            flag("escrow_capability", "inventory: " + describe(object) + " is " + join_phrases(capabilities) +
-                                          ": an escrow capability (it could export other keys or open ciphertexts)");
-          }
-          break;
-        default:
-          break;
-      }
-    }
+    InventoryAudit(s_, index_, found_).audit(entry);
   }
 
  private:
@@ -240,27 +208,6 @@ class AuditVisitor {
     if (found == s_.devices.end() || found->second.revoked_index) {
       flag("actor", "device:" + actor.device + " " + what + ", but it is not an enrolled, unrevoked device of account " +
                         account);
-    }
-  }
-
-  void account_for(const InventoryObject& object) {
-    if (!object.public_key_sha256) {
-      flag("unaccounted_key", "inventory: " + describe(object) +
-                                  " has no public key hash, so no logged key accounts for it");
-      return;
-    }
-    const auto owner = s_.key_owners.find(*object.public_key_sha256);
-    if (owner == s_.key_owners.end()) {
-      flag("unaccounted_key", "inventory: " + describe(object) +
-                                  " is accounted for by no device.enrolled or log-key entry");
-      return;
-    }
-    if (owner->second.empty()) return;  // the log key
-    const DeviceRecord& device = s_.devices.at(owner->second);
-    if (device.revoked_index) {
-      flag("revoked_key", "inventory: " + describe(object) + " is the key of device " + owner->second +
-                              ", revoked at entry " + std::to_string(*device.revoked_index) +
-                              ", and is still on the token");
     }
   }
 

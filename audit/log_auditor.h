@@ -14,6 +14,12 @@
 //   escrow_capability  a secret key able to wrap, unwrap or decrypt
 //   unaccounted_key    an inventory's private key that neither the log key nor the identity key
 //                      of an enrolled, unrevoked device explains
+//   possession         a schema 2 inventory's private key whose proof of possession is null or
+//                      does not verify under the logged key it claims
+//   duplicate_id       two private key objects with one CKA_ID in an inventory
+//   inventory          a schema 2 inventory whose parts are missing, out of order or disagree
+//                      (an incomplete inventory certifies nothing), whose checkpoint is not
+//                      before it, or a schema 1 inventory after schema 2 ones
 //   revoked_key        an inventory's private key that belongs to a revoked device
 //   token              an inventory of another token than entry 0's
 //   device_state       enrolling an enrolled or revoked device; prekeys.signed or device.revoked
@@ -99,8 +105,13 @@ class LogAuditor {
     uint64_t signatures = 0;       // prekey signatures verified (or queued, deferring)
     uint64_t inventories = 0;
     uint64_t inventory_keys = 0;   // private keys checked in inventories
+    uint64_t proofs = 0;           // proofs of possession verified (schema 2 inventories)
   };
   Stats stats() const noexcept;
+
+  // The index of the first part of a schema 2 inventory whose other parts are not all audited
+  // yet (the log may be mid-way through writing them): nothing is certified about it so far.
+  std::optional<uint64_t> incomplete_inventory() const noexcept;
 
   // The state, and an auditor resumed from it with `options`. from_json throws invalid_input on
   // a malformed state, or one pinned to another verifier key than options.expected_verifier_key.
@@ -108,7 +119,8 @@ class LogAuditor {
   static LogAuditor from_json(const nlohmann::json& state, Options options = {});
 
  private:
-  friend class AuditVisitor;  // the rules, in log_auditor.cc
+  friend class AuditVisitor;    // the rules, in log_auditor.cc
+  friend class InventoryAudit;  // the inventory rules, in inventory_audit.cc
   struct State;
   explicit LogAuditor(std::unique_ptr<State> state);
   std::unique_ptr<State> state_;

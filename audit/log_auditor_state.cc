@@ -3,7 +3,10 @@
 //    "origin": s, "verifier_key": s, "token": {"label","manufacturer","model","serial"},
 //    "log_key_sha256": hex, "devices": [{"name": "account/device", "algorithm": s,
 //    "public_key": base64, "enrolled": n, "revoked": n or null}, ...], "stats": {...}}
-// Key hashes are recomputed from the keys on load rather than trusted from the file.
+//    "log_key": {"algorithm": s, "public_key": base64} (version 2), "schema2_inventories": bool,
+//    "pending_inventory": null or {...} (version 2: a schema 2 inventory not yet complete)}
+// Key hashes are recomputed from the keys on load rather than trusted from the file. Version 1
+// states (written before inventories had parts) still load.
 #include <algorithm>
 
 #include "audit/encoding.h"
@@ -13,7 +16,7 @@
 namespace escrowless::audit {
 namespace {
 
-constexpr int kStateVersion = 1;
+constexpr int kStateVersion = 2;
 
 nlohmann::json token_json(const Token& token) {
   return {{"label", token.label}, {"manufacturer", token.manufacturer}, {"model", token.model}, {"serial", token.serial}};
@@ -22,6 +25,42 @@ nlohmann::json token_json(const Token& token) {
 Token token_from(const nlohmann::json& json) {
   return {json.at("label").get<std::string>(), json.at("manufacturer").get<std::string>(),
           json.at("model").get<std::string>(), json.at("serial").get<std::string>()};
+}
+
+nlohmann::json pending_json(const PendingInventory& p) {
+  nlohmann::json ids = nlohmann::json::array();
+  for (const std::vector<uint8_t>& id : p.private_ids) ids.push_back(hex_encode(id));
+  nlohmann::json mechanisms = nlohmann::json::array();
+  for (const TokenMechanism& m : p.mechanisms) {
+    mechanisms.push_back({m.type, m.min_key_size, m.max_key_size, m.flags});
+  }
+  return {{"header_index", p.header_index}, {"id", hex_encode(p.id)}, {"count", p.count},
+          {"next_part", p.next_part}, {"next_position", p.next_position}, {"object_count", p.object_count},
+          {"time", format_entry_time(p.time)}, {"token", token_json(p.token)},
+          {"checkpoint", {p.checkpoint.size, to_hex(p.checkpoint.root)}},
+          {"mechanisms", std::move(mechanisms)}, {"private_ids", std::move(ids)}};
+}
+
+PendingInventory pending_from(const nlohmann::json& json) {
+  PendingInventory p;
+  p.header_index = json.at("header_index").get<uint64_t>();
+  const std::vector<uint8_t> id = hex_decode(json.at("id").get<std::string>());
+  if (id.size() != p.id.size()) throw invalid_input("pending_inventory.id has the wrong size");
+  std::copy(id.begin(), id.end(), p.id.begin());
+  p.count = json.at("count").get<uint32_t>();
+  p.next_part = json.at("next_part").get<uint32_t>();
+  p.next_position = json.at("next_position").get<uint64_t>();
+  p.object_count = json.at("object_count").get<uint64_t>();
+  p.time = parse_entry_time(json.at("time").get<std::string>());
+  p.token = token_from(json.at("token"));
+  p.checkpoint.size = json.at("checkpoint").at(0).get<uint64_t>();
+  p.checkpoint.root = hash_from_bytes(hex_decode(json.at("checkpoint").at(1).get<std::string>()), "root");
+  for (const nlohmann::json& m : json.at("mechanisms")) {
+    p.mechanisms.push_back({m.at(0).get<uint64_t>(), m.at(1).get<uint64_t>(), m.at(2).get<uint64_t>(),
+                            m.at(3).get<uint64_t>()});
+  }
+  for (const nlohmann::json& item : json.at("private_ids")) p.private_ids.insert(hex_decode(item.get<std::string>()));
+  return p;
 }
 
 }  // namespace
@@ -52,12 +91,16 @@ nlohmann::json LogAuditor::to_json() const {
       {"token", token_json(s.token)},
       {"log_key_sha256", to_hex(s.log_key_hash)},
       {"devices", std::move(devices)},
+      {"log_key", {{"algorithm", std::string(to_string(s.log_key_algorithm))}, {"public_key", base64_encode(s.log_key)}}},
+      {"schema2_inventories", s.schema2_inventories},
+      {"pending_inventory", s.pending_inventory ? pending_json(*s.pending_inventory) : nlohmann::json(nullptr)},
       {"stats",
        {{"devices", s.stats.devices},
         {"revoked", s.stats.revoked},
         {"signatures", s.stats.signatures},
         {"inventories", s.stats.inventories},
-        {"inventory_keys", s.stats.inventory_keys}}},
+        {"inventory_keys", s.stats.inventory_keys},
+        {"proofs", s.stats.proofs}}},
   };
   return state;
 }
@@ -65,7 +108,8 @@ nlohmann::json LogAuditor::to_json() const {
 LogAuditor LogAuditor::from_json(const nlohmann::json& json, Options options) {
   auto state = std::make_unique<State>();
   try {
-    if (json.at("version").get<int>() != kStateVersion) throw invalid_input("unsupported auditor state version");
+    const int version = json.at("version").get<int>();
+    if (version != 1 && version != kStateVersion) throw invalid_input("unsupported auditor state version");
     state->options = std::move(options);
     state->next_index = json.at("next_index").get<uint64_t>();
     state->provisioned = json.at("provisioned").get<bool>();
@@ -95,7 +139,17 @@ LogAuditor LogAuditor::from_json(const nlohmann::json& json, Options options) {
     const nlohmann::json& stats = json.at("stats");
     state->stats = {stats.at("devices").get<uint64_t>(), stats.at("revoked").get<uint64_t>(),
                     stats.at("signatures").get<uint64_t>(), stats.at("inventories").get<uint64_t>(),
-                    stats.at("inventory_keys").get<uint64_t>()};
+                    stats.at("inventory_keys").get<uint64_t>(), stats.value("proofs", uint64_t{0})};
+    if (version >= 2) {
+      const nlohmann::json& log_key = json.at("log_key");
+      state->log_key_algorithm = parse_key_algorithm(log_key.at("algorithm").get<std::string>());
+      state->log_key = base64_decode(log_key.at("public_key").get<std::string>());
+      if (state->provisioned && public_key_sha256(state->log_key_algorithm, state->log_key) != state->log_key_hash) {
+        throw invalid_input("log_key does not match log_key_sha256");
+      }
+      state->schema2_inventories = json.at("schema2_inventories").get<bool>();
+      if (!json.at("pending_inventory").is_null()) state->pending_inventory = pending_from(json.at("pending_inventory"));
+    }
   } catch (const nlohmann::json::exception& e) {
     throw invalid_input(std::string("malformed auditor state: ") + e.what());
   } catch (const Error& e) {

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <set>
+#include <array>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -35,6 +37,21 @@ struct HashBucket {
   }
 };
 
+// A schema 2 inventory whose header is logged but not yet all of its parts.
+struct PendingInventory {
+  uint64_t header_index = 0;
+  std::array<uint8_t, kInventoryIdSize> id{};
+  uint32_t count = 0;       // parts
+  uint32_t next_part = 1;   // the part expected next
+  uint64_t next_position = 0;  // the position its first object must have
+  uint64_t object_count = 0;
+  EntryTime time;
+  Token token;
+  InventoryCheckpoint checkpoint;
+  std::vector<TokenMechanism> mechanisms;
+  std::set<std::vector<uint8_t>> private_ids;  // CKA_IDs of the private keys seen so far
+};
+
 struct LogAuditor::State {
   Options options;
   uint64_t next_index = 0;
@@ -44,6 +61,10 @@ struct LogAuditor::State {
   std::string verifier_key;
   Token token;
   Hash log_key_hash{};
+  KeyAlgorithm log_key_algorithm = KeyAlgorithm::ed25519;
+  std::vector<uint8_t> log_key;  // raw; empty when resumed from a version 1 state
+  bool schema2_inventories = false;  // once seen, a schema 1 inventory is a downgrade
+  std::optional<PendingInventory> pending_inventory;
   std::unordered_map<std::string, DeviceRecord> devices;  // by "account/device"
   // Every logged key by its public_key_sha256: "" for the log key, else "account/device".
   std::unordered_map<Hash, std::string, HashBucket> key_owners;

@@ -114,8 +114,15 @@ LogEntry read_entry(std::string_view bytes) {
       return LogEntry{entry_json::read_prekeys_signed(entry)};
     case EntryType::device_revoked:
       return LogEntry{entry_json::read_device_revoked(entry)};
-    case EntryType::hsm_inventory:
-      return LogEntry{entry_json::read_hsm_inventory(entry)};
+    case EntryType::hsm_inventory: {
+      HsmInventory inventory = entry_json::read_hsm_inventory(entry);
+      // Parts exist so that every entry fits a tlog-tiles entry bundle: hold them to it.
+      if (inventory.part && bytes.size() > kMaxPartEntrySize) {
+        entry_json::fail("", "a schema 2 inventory part is at most " + std::to_string(kMaxPartEntrySize) +
+                                 " bytes, got " + std::to_string(bytes.size()));
+      }
+      return LogEntry{std::move(inventory)};
+    }
   }
   throw Error(ErrorKind::internal, "unhandled entry type");
 }

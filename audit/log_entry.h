@@ -13,6 +13,7 @@
 // flagging it is the auditor's job (docs/log-format.md lists the rules).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -127,18 +128,71 @@ struct InventoryObject {
   std::string label;                             // CKA_LABEL, 0 to 128 bytes of UTF-8
   Attributes flags;
   std::optional<Hash> public_key_sha256;  // public and private keys of our algorithms only
+  // Schema 2, private keys only (JSON "proof", required there): the object's signature over
+  // inventory_proof_message() (inventory_parts.h), 64 bytes; null (nullopt) when the object
+  // would not sign. Always nullopt in schema 1 and for other classes.
+  std::optional<std::vector<uint8_t>> proof;
 
   friend bool operator==(const InventoryObject&, const InventoryObject&) = default;
 };
 
+// Schema 1 (one entry holds the whole inventory): at most this many objects.
 inline constexpr std::size_t kMaxInventoryObjects = 10000;
+// Schema 2: an inventory of up to this many objects, in parts of at most kMaxPartEntrySize
+// bytes each (the 16-bit length prefix of tlog-tiles entry bundles).
+inline constexpr std::size_t kMaxInventoryObjectsV2 = 1000000;
+inline constexpr std::size_t kMaxPartEntrySize = 65535;
+inline constexpr std::size_t kInventoryIdSize = 16;
+inline constexpr std::size_t kMaxMechanisms = 512;
+
+// One mechanism the token offers (C_GetMechanismList / C_GetMechanismInfo), as logged.
+struct TokenMechanism {
+  uint64_t type = 0;  // CK_MECHANISM_TYPE; JSON "mechanism" as "0x" and 8 or more hex digits
+  uint64_t min_key_size = 0;
+  uint64_t max_key_size = 0;
+  uint64_t flags = 0;  // CK_MECHANISM_INFO.flags, the raw CKF_* bits
+
+  friend bool operator==(const TokenMechanism&, const TokenMechanism&) = default;
+};
+
+// The tree the service had signed when it took the inventory (JSON "checkpoint"): it binds the
+// proofs of possession to the log. Size 0 with the empty root before the first checkpoint.
+struct InventoryCheckpoint {
+  uint64_t size = 0;
+  Hash root{};
+
+  friend bool operator==(const InventoryCheckpoint&, const InventoryCheckpoint&) = default;
+};
+
+// What only the first part of a schema 2 inventory carries (JSON "header").
+struct InventoryHeader {
+  uint64_t object_count = 0;  // objects in all parts together (JSON "objects")
+  InventoryCheckpoint checkpoint;
+  std::vector<TokenMechanism> mechanisms;  // the token's, in the order it listed them
+
+  friend bool operator==(const InventoryHeader&, const InventoryHeader&) = default;
+};
+
+// Where a schema 2 entry sits in its inventory (JSON "inventory").
+struct InventoryPart {
+  std::array<uint8_t, kInventoryIdSize> id{};  // random, the same in every part
+  uint32_t index = 0;                          // 0 to count - 1
+  uint32_t count = 1;                          // parts in the inventory
+  uint64_t first = 0;                          // position of objects[0] in the inventory
+  std::optional<InventoryHeader> header;       // in part 0, and only there
+
+  friend bool operator==(const InventoryPart&, const InventoryPart&) = default;
+};
 
 // Every object the token showed the service's login. JSON member "attestation" is always null.
+// Schema 1 (part absent): the whole inventory in one entry. Schema 2 (part set, JSON "schema":
+// 2): one part of an inventory that may span several entries (docs/log-format.md 5.5).
 struct HsmInventory {
   static constexpr EntryType kType = EntryType::hsm_inventory;
   EntryTime time;
   Token token;
-  std::vector<InventoryObject> objects;  // in the token's order, 0 to kMaxInventoryObjects
+  std::vector<InventoryObject> objects;  // in the token's order
+  std::optional<InventoryPart> part;
 
   std::vector<uint8_t> to_bytes() const;
   friend bool operator==(const HsmInventory&, const HsmInventory&) = default;

@@ -130,6 +130,7 @@ std::string_view to_string(ErrorKind kind) {
     case ErrorKind::not_found: return "not found";
     case ErrorKind::internal: return "internal";
     case ErrorKind::template_refused: return "template refused";
+    case ErrorKind::ambiguous_key: return "ambiguous key";
   }
   return "internal";
 }

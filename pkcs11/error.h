@@ -20,6 +20,9 @@ enum class ErrorKind {
   // The token refused our key template, or made a key that breaks the no-escrow rules (HTTP 500:
   // a token configuration problem, not a fault that goes away by retrying).
   template_refused,
+  // Several private keys answer one lookup by CKA_ID or label (one may pose as another: an
+  // auditor's inventory names them). Lookups refuse to pick one (HTTP 409, never a 500).
+  ambiguous_key,
 };
 
 std::string_view to_string(ErrorKind kind);

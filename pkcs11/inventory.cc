@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include "pkcs11/error.h"
+#include "pkcs11/keys.h"
 #include "pkcs11/object_lock.h"
 #include "pkcs11/public_key.h"
 
@@ -37,15 +38,33 @@ std::optional<std::array<std::uint8_t, 32>> public_key_hash(Session& session,
   return digest;
 }
 
+// The object's signature over `message`, or nullopt if it is not a key of our algorithms or
+// the token refuses to sign with it. Only a failing token (unavailable) is an error.
+std::optional<std::vector<std::uint8_t>> prove(Session& session, CK_OBJECT_HANDLE object,
+                                               CK_KEY_TYPE key_type, std::span<const std::uint8_t> message) {
+  const auto params = read_attribute(session, object, CKA_EC_PARAMS);
+  if (!params) return std::nullopt;
+  try {
+    return sign_with_handle(session, object, algorithm_of(key_type, *params), message);
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::unavailable) throw;
+    return std::nullopt;
+  }
+}
+
 }  // namespace
 
-std::vector<InventoryItem> take_inventory(SessionPool& pool) {
-  return pool.run([](Session& session) {
+std::vector<InventoryItem> take_inventory(SessionPool& pool, const InventoryChallenge& challenge) {
+  return pool.run([&challenge](Session& session) {
     std::vector<InventoryItem> items;
-    for (const CK_OBJECT_HANDLE object : find_objects(session, AttributeList{})) {
-      InventoryItem item{read_object_attributes(session, object), std::nullopt};
+    const std::vector<CK_OBJECT_HANDLE> objects = find_objects(session, AttributeList{});
+    for (const CK_OBJECT_HANDLE object : objects) {
+      InventoryItem item{read_object_attributes(session, object), std::nullopt, std::nullopt};
       if (item.attributes.object_class == CKO_PUBLIC_KEY && item.attributes.key_type) {
         item.public_key_sha256 = public_key_hash(session, object, *item.attributes.key_type);
+      }
+      if (challenge && item.attributes.object_class == CKO_PRIVATE_KEY && item.attributes.key_type) {
+        item.proof = prove(session, object, *item.attributes.key_type, challenge(items.size()));
       }
       items.push_back(std::move(item));
     }

@@ -19,10 +19,18 @@ struct InventoryItem {
   // CKA_EC_POINT, private keys from the public key with the same CKA_ID and key type. Absent for
   // other objects and for private keys without such a public key.
   std::optional<std::array<std::uint8_t, 32>> public_key_sha256;
+  // Private keys of our algorithms, when take_inventory() had a challenge: the object's own
+  // signature over challenge(position) (keys.h sign_with_handle). Absent when the object would
+  // not sign (CKA_SIGN false, a key type or curve we don't use): the auditor flags that.
+  std::optional<std::vector<std::uint8_t>> proof;
 };
 
-// Objects in the order the token lists them.
-std::vector<InventoryItem> take_inventory(SessionPool& pool);
+// The message the object at `position` (its index in the inventory) signs.
+using InventoryChallenge = std::function<std::vector<std::uint8_t>(std::size_t position)>;
+
+// Objects in the order the token lists them, and with a challenge, each private key's proof of
+// possession. A token that fails (Error unavailable) fails the whole inventory.
+std::vector<InventoryItem> take_inventory(SessionPool& pool, const InventoryChallenge& challenge = {});
 
 // Destroys every public and private key object for which `doomed(attributes)` is true, and
 // returns their attributes. For tidying up after a crash (keyservice/reconciler.h): it destroys

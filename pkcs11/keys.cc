@@ -1,5 +1,7 @@
 #include "pkcs11/keys.h"
 
+#include <atomic>
+
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -19,6 +21,8 @@ bool is_stale_handle(const Error& error) {
   return error.rv() == CKR_OBJECT_HANDLE_INVALID || error.rv() == CKR_KEY_HANDLE_INVALID;
 }
 
+std::atomic<std::uint64_t> ambiguous_lookups{0};
+
 // The one object of `object_class` with this CKA_ID, if any.
 std::optional<CK_OBJECT_HANDLE> find_one(Session& session, CK_OBJECT_CLASS object_class,
                                          std::span<const std::uint8_t> id) {
@@ -27,7 +31,8 @@ std::optional<CK_OBJECT_HANDLE> find_one(Session& session, CK_OBJECT_CLASS objec
   const auto found = find_objects(session, filter);
   if (found.empty()) return std::nullopt;
   if (found.size() > 1) {
-    throw Error(ErrorKind::invalid_input, std::to_string(found.size()) + " " +
+    ambiguous_lookups.fetch_add(1, std::memory_order_relaxed);
+    throw Error(ErrorKind::ambiguous_key, std::to_string(found.size()) + " " +
                                               std::string(object_class_name(object_class)) +
                                               " objects share one CKA_ID");
   }
@@ -87,7 +92,8 @@ std::optional<KeyPair> find_key_pair(Session& session, const SessionPool& pool,
   const auto privates = find_objects(session, private_filter);
   if (privates.empty()) return std::nullopt;
   if (privates.size() > 1) {
-    throw Error(ErrorKind::invalid_input,
+    ambiguous_lookups.fetch_add(1, std::memory_order_relaxed);
+    throw Error(ErrorKind::ambiguous_key,
                 std::to_string(privates.size()) + " private keys have this " + std::string(what));
   }
   KeyPair key;
@@ -210,31 +216,36 @@ std::optional<KeyPair> find_key_pair_by_id(SessionPool& pool, std::span<const st
   return pool.run([&](Session& session) { return find_key_pair(session, pool, CKA_ID, id, "id"); });
 }
 
-std::vector<std::uint8_t> sign(SessionPool& pool, const KeyPair& key,
-                               std::span<const std::uint8_t> message) {
-  const bool ed25519 = key.public_key.algorithm == Algorithm::ed25519;
+std::uint64_t ambiguous_key_lookups() { return ambiguous_lookups.load(std::memory_order_relaxed); }
+
+std::vector<std::uint8_t> sign_with_handle(Session& session, CK_OBJECT_HANDLE private_key,
+                                           Algorithm algorithm, std::span<const std::uint8_t> message) {
+  const bool ed25519 = algorithm == Algorithm::ed25519;
   std::array<std::uint8_t, 32> digest{};
   std::span<const std::uint8_t> input = message;
   if (!ed25519) {
     digest = sha256(message);
     input = digest;
   }
+  CK_MECHANISM mechanism{ed25519 ? CKM_EDDSA : CKM_ECDSA, nullptr, 0};
+  check(session.fn()->C_SignInit(session.handle(), &mechanism, private_key), "C_SignInit");
+  std::vector<std::uint8_t> signature(kSignatureSize);
+  CK_ULONG size = signature.size();
+  // Never a null pointer, even for an empty message: modules reject it (CKR_ARGUMENTS_BAD).
+  static std::uint8_t empty = 0;
+  std::uint8_t* data = input.empty() ? &empty : const_cast<std::uint8_t*>(input.data());
+  check(session.fn()->C_Sign(session.handle(), data, input.size(), signature.data(), &size), "C_Sign");
+  if (size != kSignatureSize) {
+    throw Error(ErrorKind::internal, "token returned a signature of " + std::to_string(size) +
+                                         " bytes, expected 64");
+  }
+  return signature;
+}
+
+std::vector<std::uint8_t> sign(SessionPool& pool, const KeyPair& key,
+                               std::span<const std::uint8_t> message) {
   return with_handles(pool, key, [&](Session& session, Handles handles) {
-    CK_MECHANISM mechanism{ed25519 ? CKM_EDDSA : CKM_ECDSA, nullptr, 0};
-    check(session.fn()->C_SignInit(session.handle(), &mechanism, handles.private_handle),
-          "C_SignInit");
-    std::vector<std::uint8_t> signature(kSignatureSize);
-    CK_ULONG size = signature.size();
-    // Never a null pointer, even for an empty message: modules reject it (CKR_ARGUMENTS_BAD).
-    static std::uint8_t empty = 0;
-    std::uint8_t* data = input.empty() ? &empty : const_cast<std::uint8_t*>(input.data());
-    check(session.fn()->C_Sign(session.handle(), data, input.size(), signature.data(), &size),
-          "C_Sign");
-    if (size != kSignatureSize) {
-      throw Error(ErrorKind::internal, "token returned a signature of " + std::to_string(size) +
-                                           " bytes, expected 64");
-    }
-    return signature;
+    return sign_with_handle(session, handles.private_handle, key.public_key.algorithm, message);
   });
 }
 

@@ -73,15 +73,23 @@ KeyPair generate_key_pair(SessionPool& pool, Algorithm algorithm, std::span<cons
                           std::string_view label,
                           KeyUniqueness uniqueness = KeyUniqueness::checked);
 
-// The key pair whose private key has this label (or id); nullopt when none, Error(invalid_input)
-// when several match or the key is not one of our algorithms.
+// The key pair whose private key has this label (or id); nullopt when none, Error(ambiguous_key)
+// when several private (or public) keys match, Error(invalid_input) when the key is not one of
+// our algorithms.
 std::optional<KeyPair> find_key_pair_by_label(SessionPool& pool, std::string_view label);
 std::optional<KeyPair> find_key_pair_by_id(SessionPool& pool, std::span<const std::uint8_t> id);
+
+// How many lookups found several keys and refused (Error ambiguous_key), since start: /metrics.
+std::uint64_t ambiguous_key_lookups();
 
 // Ed25519: PureEdDSA over the message (CKM_EDDSA). P-256: SHA-256 of the message computed here,
 // signed with CKM_ECDSA. Both return 64 bytes (r ‖ s for ECDSA).
 std::vector<std::uint8_t> sign(SessionPool& pool, const KeyPair& key,
                                std::span<const std::uint8_t> message);
+
+// The same with a private key handle of `session` (inventories sign with every private key).
+std::vector<std::uint8_t> sign_with_handle(Session& session, CK_OBJECT_HANDLE private_key,
+                                           Algorithm algorithm, std::span<const std::uint8_t> message);
 
 // Every security and capability attribute of both halves, as the token reports them now.
 struct KeyPairAttributes {

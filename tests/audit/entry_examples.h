@@ -150,7 +150,8 @@ inline InventoryObject inventory_object(ObjectClass object_class, const TokenKey
                          key.key_id,
                          key.label,
                          is_private ? key.attributes.private_key : key.attributes.public_key,
-                         key.public_key_sha256()};
+                         key.public_key_sha256(),
+                         std::nullopt};
 }
 
 // What `keyadmin inventory` lists for a token holding the log key and one device key.
@@ -160,7 +161,8 @@ inline HsmInventory example_hsm_inventory() {
                       {inventory_object(ObjectClass::private_key, device_key()),
                        inventory_object(ObjectClass::private_key, log_key()),
                        inventory_object(ObjectClass::public_key, device_key()),
-                       inventory_object(ObjectClass::public_key, log_key())}};
+                       inventory_object(ObjectClass::public_key, log_key())},
+                      std::nullopt};
 }
 
 struct Example {

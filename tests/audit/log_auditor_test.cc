@@ -61,7 +61,7 @@ std::vector<LogEntry> with(std::vector<LogEntry> entries, const LogEntry& more) 
 }
 
 InventoryObject secret_key(std::string label, Attributes flags) {
-  return InventoryObject{ObjectClass::secret_key, KeyType::aes, {0x01}, std::move(label), std::move(flags), std::nullopt};
+  return InventoryObject{ObjectClass::secret_key, KeyType::aes, {0x01}, std::move(label), std::move(flags), std::nullopt, std::nullopt};
 }
 
 }  // namespace
@@ -127,9 +127,11 @@ TEST_CASE("auditor: every private key in an inventory must be accounted for", "[
   TokenKey hidden = device_key();
   hidden.public_key = random_ed25519_public_key();
   hidden.label = "hidden";
+  hidden.key_id = {0x01, 0x02};  // an id of its own: sharing one is another rule (duplicate_id)
   inventory.objects.push_back(inventory_object(ObjectClass::private_key, hidden));
   InventoryObject no_hash = inventory_object(ObjectClass::private_key, hidden);
   no_hash.label = "no-hash";
+  no_hash.id = {0x03};
   no_hash.public_key_sha256.reset();
   inventory.objects.push_back(no_hash);
   auto found = run(with(base(), LogEntry{inventory}));

@@ -561,18 +561,19 @@ TEST_CASE("variants of valid entries round-trip", "[unit]") {
     entries.push_back(LogEntry{one});
   }
   // An empty inventory of a token with blank fields; objects of every class.
-  entries.push_back(LogEntry{HsmInventory{test::example_time("2026-01-01T00:00:00.000Z"), {}, {}}});
+  entries.push_back(LogEntry{HsmInventory{test::example_time("2026-01-01T00:00:00.000Z"), {}, {}, std::nullopt}});
   HsmInventory inventory = test::example_hsm_inventory();
   inventory.objects.push_back(
-      InventoryObject{ObjectClass::data, std::nullopt, {}, "", {}, std::nullopt});
+      InventoryObject{ObjectClass::data, std::nullopt, {}, "", {}, std::nullopt, std::nullopt});
   inventory.objects.push_back(InventoryObject{ObjectClass::secret_key,
                                               KeyType::aes,
                                               {1},
                                               "wrap",
                                               {{"wrap", true}, {"unwrap", true}},
+                                              std::nullopt,
                                               std::nullopt});
   inventory.objects.push_back(
-      InventoryObject{ObjectClass::vendor_defined, KeyType::other, {}, "", {}, std::nullopt});
+      InventoryObject{ObjectClass::vendor_defined, KeyType::other, {}, "", {}, std::nullopt, std::nullopt});
   entries.push_back(LogEntry{inventory});
   entries.push_back(LogEntry{test::example_hsm_provisioned_ecdsa()});
 
@@ -611,6 +612,7 @@ TEST_CASE("inventories hold up to 10000 objects, and the largest fits the size l
                           std::vector<uint8_t>(kMaxKeyIdSize, 0xff),
                           std::string(kMaxKeyLabelSize, '\x01'),
                           {},
+                          std::nullopt,
                           std::nullopt};
   for (const std::string_view name : attribute_names()) largest.flags[std::string(name)] = false;
   largest.object_class = ObjectClass::private_key;
@@ -620,14 +622,14 @@ TEST_CASE("inventories hold up to 10000 objects, and the largest fits the size l
   const EntryTime time = test::example_time("2026-01-01T00:00:00.000Z");
   // Sizes grow linearly with the object count, so two sizes give the size of 10000 objects
   // without building 15 MB under the sanitizers.
-  const std::size_t one = HsmInventory{time, token, {largest}}.to_bytes().size();
-  const std::size_t two = HsmInventory{time, token, {largest, largest}}.to_bytes().size();
+  const std::size_t one = HsmInventory{time, token, {largest}, std::nullopt}.to_bytes().size();
+  const std::size_t two = HsmInventory{time, token, {largest, largest}, std::nullopt}.to_bytes().size();
   const std::size_t most = one + (kMaxInventoryObjects - 1) * (two - one);
   CHECK(most <= kMaxCanonicalJsonSize);
   CHECK(most > kMaxCanonicalJsonSize / 2);  // the limit is not absurdly loose either
 
-  const InventoryObject small{ObjectClass::data, std::nullopt, {}, "", {}, std::nullopt};
-  HsmInventory inventory{time, token, std::vector<InventoryObject>(kMaxInventoryObjects, small)};
+  const InventoryObject small{ObjectClass::data, std::nullopt, {}, "", {}, std::nullopt, std::nullopt};
+  HsmInventory inventory{time, token, std::vector<InventoryObject>(kMaxInventoryObjects, small), std::nullopt};
   const std::vector<uint8_t> bytes = inventory.to_bytes();
   CHECK(parse_entry(bytes) == LogEntry{inventory});
   inventory.objects.push_back(small);

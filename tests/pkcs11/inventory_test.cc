@@ -6,9 +6,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include "audit/key_algorithm.h"
+#include "audit/prekey.h"
 #include "pkcs11/inventory.h"
 #include "pkcs11/keys.h"
 #include "tests/support/test_token.h"
+#include "tests/support/twin_key.h"
 
 using namespace escrowless::pkcs11;
 using escrowless::testing::TestToken;
@@ -124,4 +127,47 @@ TEST_CASE("inventory softhsm-only: a public key with an empty point is listed wi
   REQUIRE(items.size() == 1);
   CHECK(items.front().attributes.object_class == CKO_PUBLIC_KEY);
   CHECK_FALSE(items.front().public_key_sha256);
+}
+
+TEST_CASE("inventory: private keys prove possession, a twin planted on a key id cannot, lookups refuse both", "[hsm]") {
+  SessionPool& pool = TestToken::get().token().pool();
+  const KeyPair victim = generate_key_pair(pool, TestToken::get().algorithm(), random_key_id(), "victim");
+  const auto algorithm = escrowless::audit::parse_key_algorithm(to_string(victim.public_key.algorithm));
+  const auto challenge = [](std::size_t position) {
+    const std::string text = "inventory challenge " + std::to_string(position);
+    return std::vector<std::uint8_t>(text.begin(), text.end());
+  };
+  // How many private keys under the victim's id, and how many of them prove they hold its key.
+  const auto proofs = [&] {
+    std::pair<int, int> counts{0, 0};
+    const auto items = take_inventory(pool, challenge);
+    for (std::size_t position = 0; position < items.size(); ++position) {
+      const InventoryItem& item = items[position];
+      if (item.attributes.object_class != CKO_PRIVATE_KEY || item.attributes.id != victim.id) continue;
+      ++counts.first;
+      if (item.proof && escrowless::audit::verify_prekey_signature(algorithm, victim.public_key.raw,
+                                                                    challenge(position), *item.proof)) {
+        ++counts.second;
+      }
+    }
+    return counts;
+  };
+  CHECK(proofs() == std::pair{1, 1});
+
+  escrowless::testing::plant_twin_key(pool, victim);
+  const std::uint64_t refused = ambiguous_key_lookups();
+  const auto is_ambiguous = [](const Error& e) { return e.kind() == ErrorKind::ambiguous_key; };
+  CHECK_THROWS_MATCHES(find_key_pair_by_id(pool, victim.id), Error, Catch::Predicate<Error>(is_ambiguous));
+  CHECK_THROWS_MATCHES(find_key_pair_by_label(pool, "victim"), Error, Catch::Predicate<Error>(is_ambiguous));
+  CHECK(ambiguous_key_lookups() == refused + 2);
+  const auto after = proofs();
+  INFO("private keys " << after.first << ", proving " << after.second);
+  // Never a clean picture: SoftHSM and tpm2-pkcs11 list both keys, one proving (the twin signs as
+  // itself); NSS softokn lists one key under the id that then fails to prove (not yet understood).
+  CHECK(after != std::pair{1, 1});
+  CHECK(after.second <= 1);
+  if (TestToken::get().kind() != escrowless::testing::TokenKind::nss) CHECK(after == std::pair{2, 1});
+
+  const auto destroyed = destroy_keys_if(pool, [&](const ObjectAttributes& a) { return a.id == victim.id; });
+  CHECK(destroyed.size() >= 3);
 }
