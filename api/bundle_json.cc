@@ -104,33 +104,6 @@ void append_json_string(std::string& out, std::string_view text) {
   out += '"';
 }
 
-BundleJson::BatchTree::BatchTree(std::vector<audit::Hash> leaves) {
-  levels.push_back(std::move(leaves));
-  while (levels.back().size() > 1) {
-    const std::vector<audit::Hash>& below = levels.back();
-    std::vector<audit::Hash> level;
-    for (std::size_t i = 0; i + 1 < below.size(); i += 2) level.push_back(audit::node_hash(below[i], below[i + 1]));
-    if (below.size() % 2 == 1) level.push_back(below.back());
-    levels.push_back(std::move(level));
-  }
-}
-
-std::vector<audit::Hash> BundleJson::BatchTree::path(std::uint32_t index) const {
-  if (index >= levels.front().size()) {
-    throw keyservice::Error(keyservice::ErrorKind::internal, "batch position " + std::to_string(index) +
-                                                                 " is outside a batch of " +
-                                                                 std::to_string(levels.front().size()));
-  }
-  std::vector<audit::Hash> path;
-  path.reserve(levels.size());
-  std::size_t at = index;
-  for (std::size_t level = 0; level + 1 < levels.size(); ++level, at /= 2) {
-    const std::size_t sibling = at ^ 1;
-    if (sibling < levels[level].size()) path.push_back(levels[level][sibling]);
-  }
-  return path;
-}
-
 std::vector<audit::Hash> BundleJson::batch_path(const keyservice::StoredPrekey& key) {
   const keyservice::PrekeyBatchPosition& batch = *key.batch;
   const BatchId id{key.log_index, key.kind};  // one batch of a kind per prekeys.signed entry
@@ -140,13 +113,13 @@ std::vector<audit::Hash> BundleJson::batch_path(const keyservice::StoredPrekey& 
       CachedBatch& cached = found->second;
       // The keys of one claim share their leaves: comparing pointers is enough for all but the
       // first key of each claim.
-      if (cached.leaves == batch.leaf_hashes || cached.tree->levels.front() == batch.leaves()) {
+      if (cached.leaves == batch.leaf_hashes || cached.tree->leaves() == batch.leaves()) {
         cached.leaves = batch.leaf_hashes;
         return cached.tree->path(batch.index);
       }
     }
   }
-  auto tree = std::make_shared<const BatchTree>(batch.leaves());
+  auto tree = std::make_shared<const audit::PrekeyBatchTree>(batch.leaves());
   std::vector<audit::Hash> path = tree->path(batch.index);
   const std::lock_guard lock(mutex_);
   if (batches_.size() >= kMaxBatches) batches_.clear();

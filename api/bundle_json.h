@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "audit/prekey_batch.h"
 #include "keyservice/log/transparency_log.h"
 #include "keyservice/prekey_service.h"
 
@@ -48,16 +49,6 @@ class BundleJson {
     std::size_t devices = 0, entries = 0, batches = 0;
   };
   CacheSizes cache_sizes() const;
-
-  // The RFC 6962 tree over a batch's leaf hashes, level by level (levels[0] = the leaves; a node
-  // without a sibling moves up unchanged, which builds the same tree as RFC 6962's split at the
-  // largest power of two). path() equals keyservice::PrekeyBatchPosition::path(). Exposed for the
-  // tests.
-  struct BatchTree {
-    explicit BatchTree(std::vector<audit::Hash> leaves);
-    std::vector<audit::Hash> path(std::uint32_t index) const;
-    std::vector<std::vector<audit::Hash>> levels;
-  };
 
  private:
   // A device's unchanging parts, with what they were made of.
@@ -85,7 +76,7 @@ class BundleJson {
   std::unordered_map<std::uint64_t, std::shared_ptr<const EntryParts>> entries_;
   struct CachedBatch {
     std::shared_ptr<const std::vector<audit::Hash>> leaves;  // as last handed out with a key
-    std::shared_ptr<const BatchTree> tree;
+    std::shared_ptr<const audit::PrekeyBatchTree> tree;
   };
   struct BatchId {  // the prekeys.signed entry's index and the batch's kind
     std::uint64_t log_index;

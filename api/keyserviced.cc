@@ -22,7 +22,7 @@
 #include "audit/encoding.h"
 #include "keyservice/log/log_init.h"
 #include "keyservice/reconciler.h"
-#include "keyservice/store/sqlite_device_store.h"
+#include "keyservice/storage.h"
 #include "pkcs11/object_lock.h"
 
 namespace {
@@ -109,12 +109,15 @@ int serve(const keyservice::ServiceConfig& config) {
   const audit::Hash admin_hash = parse_admin_hash(config.admin_credential_sha256);
   const auto token = open_token(config);
   spdlog::info("token '{}' (serial {}) opened", token->info().label, token->info().serial);
-  const std::string db = (std::filesystem::path(config.data_dir) / keyservice::kLogDatabaseName).string();
-  auto log = keyservice::TransparencyLog::open(db, token->pool(), {});
-  spdlog::info("log {} verified: {} entries, origin {}", db, log->size(), log->origin());
+  const keyservice::LogDatabase db = keyservice::log_database(config);
+  // A log in PostgreSQL is shared: any number of nodes may serve it, one at a time sequencing
+  // (keyservice/log/shared_log.h).
+  keyservice::TransparencyLog::Options log_options;
+  log_options.shared = db.kind == keyservice::LogDatabase::Kind::postgresql;
+  auto log = keyservice::TransparencyLog::open(db, token->pool(), log_options);
+  spdlog::info("log {} verified: {} entries, origin {}", db.name(), log->size(), log->origin());
 
-  auto store = keyservice::SqliteDeviceStore::open(
-      (std::filesystem::path(config.data_dir) / "devices.db").string(), true);
+  auto store = keyservice::open_device_store(config, true);
   keyservice::DeviceKeys device_keys(*token);
   keyservice::Devices devices(*token, *log, *store, device_keys);
   keyservice::PrekeyService prekeys(*token, *log, *store, device_keys);

@@ -102,19 +102,40 @@ Hash prekey_batch_root(std::span<const PrekeyBatchItem> items) {
   return root_of(leaf_hashes(items));
 }
 
+PrekeyBatchTree::PrekeyBatchTree(std::vector<Hash> leaves) {
+  levels_.push_back(std::move(leaves));
+  while (levels_.back().size() > 1) {
+    const std::vector<Hash>& below = levels_.back();
+    std::vector<Hash> level;
+    level.reserve((below.size() + 1) / 2);
+    for (std::size_t i = 0; i + 1 < below.size(); i += 2) level.push_back(node_hash(below[i], below[i + 1]));
+    if (below.size() % 2 == 1) level.push_back(below.back());
+    levels_.push_back(std::move(level));
+  }
+}
+
+Hash PrekeyBatchTree::root() const {
+  if (leaves().empty()) throw invalid_input("prekey batch: a batch has at least one leaf");
+  return levels_.back().front();
+}
+
+std::vector<Hash> PrekeyBatchTree::path(uint32_t index) const {
+  if (index >= leaves().size()) {
+    throw invalid_input("prekey batch: index " + std::to_string(index) + " is not below the batch size " +
+                        std::to_string(leaves().size()));
+  }
+  std::vector<Hash> path;
+  path.reserve(levels_.size());
+  std::size_t at = index;
+  for (std::size_t level = 0; level + 1 < levels_.size(); ++level, at /= 2) {
+    const std::size_t sibling = at ^ 1;
+    if (sibling < levels_[level].size()) path.push_back(levels_[level][sibling]);
+  }
+  return path;
+}
+
 std::vector<Hash> prekey_batch_proof(std::span<const PrekeyBatchItem> items, uint32_t index) {
-  const std::vector<Hash> hashes = leaf_hashes(items);
-  if (index >= hashes.size()) {
-    throw invalid_input("prekey batch: index " + std::to_string(index) +
-                        " is not below the batch size " + std::to_string(hashes.size()));
-  }
-  // Each range of the proof shape is a subtree of the batch; its hash is the MTH of its leaves.
-  const std::span<const Hash> leaves(hashes);
-  std::vector<Hash> proof;
-  for (const LeafRange& range : inclusion_proof_shape(index, hashes.size())) {
-    proof.push_back(root_of(leaves.subspan(range.begin, range.size())));
-  }
-  return proof;
+  return PrekeyBatchTree(leaf_hashes(items)).path(index);
 }
 
 void verify_prekey_in_batch(PrekeyKind kind, uint32_t key_id, std::span<const uint8_t> public_key,

@@ -47,6 +47,25 @@ Hash prekey_batch_leaf_hash(PrekeyKind kind, uint32_t key_id, std::span<const ui
 // and signatures; throws invalid_input otherwise (naming the item).
 Hash prekey_batch_root(std::span<const PrekeyBatchItem> items);
 
+// The RFC 6962 tree over a batch's leaf hashes, kept level by level (levels[0] = the leaves; a
+// node without a sibling moves up unchanged, which builds the same tree as RFC 6962's split at
+// the largest power of two). The one computation of a one-time prekey's path in its batch: the
+// server's store and bundle writer and the proofs below all use it, so a path costs no hashing
+// once a batch's tree is built.
+class PrekeyBatchTree {
+ public:
+  explicit PrekeyBatchTree(std::vector<Hash> leaves);
+  const std::vector<Hash>& leaves() const noexcept { return levels_.front(); }
+  // The root (MTH of the leaves); requires at least one leaf, else throws invalid_input.
+  Hash root() const;
+  // The inclusion proof of leaf `index`, in proof order (as verify_prekey_in_batch takes it).
+  // Throws invalid_input unless index < leaves().size().
+  std::vector<Hash> path(uint32_t index) const;
+
+ private:
+  std::vector<std::vector<Hash>> levels_;
+};
+
 // The RFC 6962 inclusion proof of items[index] in the batch (the hashes a bundle carries), in
 // proof order. Requires index < items.size() and a valid batch (as prekey_batch_root);
 // throws invalid_input otherwise.

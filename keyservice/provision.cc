@@ -12,6 +12,7 @@
 #include "keyservice/credentials.h"
 #include "keyservice/error.h"
 #include "keyservice/log/log_init.h"
+#include "keyservice/storage.h"
 #include "keyservice/tls_cert.h"
 #include "pkcs11/softhsm.h"
 #include "pkcs11/token.h"
@@ -52,10 +53,14 @@ Provisioned provision(const ProvisionOptions& options) {
                                            "provisioned); not overwriting anything");
     }
   }
-  make_private_dir(dir);
-
   ServiceConfig config;
   config.data_dir = dir.string();
+  if (options.postgresql_url) {
+    config.storage = "postgresql";
+    config.postgresql_url = *options.postgresql_url;
+  }
+  const LogDatabase database = log_database(config);  // refuses a URL with a password, before anything is made
+  make_private_dir(dir);
   config.listen = options.listen;
   config.port = options.port;
   if (options.token_uri) {
@@ -72,7 +77,9 @@ Provisioned provision(const ProvisionOptions& options) {
   pkcs11::TokenOptions token_options;
   token_options.module_init_args = options.module_init_args;
   const auto token = pkcs11::Token::open(pkcs11::Uri::parse(config.token), token_options);
-  const InitializedLog log = initialize_log(*token, dir.string(), options.origin);
+  const InitializedLog log = options.postgresql_url ? initialize_log(*token, database, options.origin)
+                                                    : initialize_log(*token, dir.string(), options.origin);
+  open_device_store(config, true);  // the device tables, so every node opens them as they are
 
   make_private_dir(dir / "tls");
   config.tls_cert = (dir / "tls" / "cert.pem").string();

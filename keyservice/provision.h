@@ -5,6 +5,9 @@
 //   DIR/tls/            a self-signed certificate for localhost and its key (0600)
 //   DIR/admin-token     the admin bearer credential (0600); the config holds only its hash
 //   DIR/keyservice.conf the configuration keyserviced reads, written last
+//
+// With a PostgreSQL URL the log and the device store are made in that database instead
+// (storage = postgresql in the config; the password stays in libpq's passfile or environment).
 #pragma once
 
 #include <optional>
@@ -22,6 +25,7 @@ struct ProvisionOptions {
   std::string listen = "127.0.0.1";
   int port = 8443;
   std::string softhsm_module = "/usr/lib/softhsm/libsofthsm2.so";
+  std::optional<std::string> postgresql_url;  // none: SQLite files in DIR
 };
 
 struct Provisioned {
@@ -32,7 +36,8 @@ struct Provisioned {
   ServiceConfig config;
 };
 
-// Refuses (Error(conflict)) when DIR already holds any of the files above.
+// Refuses (Error(conflict)) when DIR already holds any of the files above, or the PostgreSQL
+// database a log; Error(invalid_input) for a PostgreSQL URL with a password.
 Provisioned provision(const ProvisionOptions& options);
 
 }  // namespace escrowless::keyservice

@@ -18,6 +18,12 @@ std::string quoted(const std::string& value) {
 
 void add_config_options(CLI::App& app, ServiceConfig& c) {
   app.add_option("--data-dir", c.data_dir, "Folder holding log.db and devices.db")->required();
+  app.add_option("--storage", c.storage, "Where the log and devices live: sqlite (files in the data folder) or postgresql")
+      ->check(CLI::IsMember({"sqlite", "postgresql"}))
+      ->capture_default_str();
+  app.add_option("--postgresql-url", c.postgresql_url,
+                 "libpq connection string or postgresql:// URL for storage = postgresql; never with a password "
+                 "(use a 0600 PGPASSFILE or PGPASSWORD); TLS with sslmode=verify-full sslrootcert=FILE");
   app.add_option("--listen", c.listen, "Address to listen on")->capture_default_str();
   app.add_option("--port", c.port, "HTTPS port")->check(CLI::Range(0, 65535))->capture_default_str();
   app.add_option("--token", c.token, "PKCS#11 URI of the token, with pin-source")->required();
@@ -77,6 +83,8 @@ std::string to_config_text(const ServiceConfig& c) {
   out << "# keyserviced configuration, written by keyadmin init. No secrets: the token PIN is read\n"
          "# from the token URI's pin-source, and the admin credential is here only as a hash.\n";
   out << "data-dir = " << quoted(c.data_dir) << "\n";
+  out << "storage = " << quoted(c.storage) << "\n";
+  if (!c.postgresql_url.empty()) out << "postgresql-url = " << quoted(c.postgresql_url) << "\n";
   out << "listen = " << quoted(c.listen) << "\n";
   out << "port = " << c.port << "\n";
   out << "token = " << quoted(c.token) << "\n";

@@ -12,7 +12,14 @@
 namespace escrowless::keyservice {
 
 struct ServiceConfig {
-  std::string data_dir;           // holds log.db and devices.db
+  std::string data_dir;           // holds log.db and devices.db (storage = sqlite), TLS files
+  // Where the log and the device store live: "sqlite" (files in data_dir) or "postgresql" (the
+  // database postgresql_url names, shared by every node). The URL (libpq conninfo or
+  // postgresql:// URL) never holds the password: libpq reads it from a 0600 passfile (PGPASSFILE
+  // or passfile=) or PGPASSWORD; one with a password is refused. TLS: sslmode=verify-full and
+  // sslrootcert=... in the URL.
+  std::string storage = "sqlite";
+  std::string postgresql_url;
   std::string listen = "127.0.0.1";
   int port = 8443;
   std::string token;              // PKCS#11 URI with module-path and pin-source

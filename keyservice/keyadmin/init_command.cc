@@ -18,8 +18,13 @@ void add_init_command(CLI::App& app) {
   init->add_option("--origin", options->origin, "The log's origin line")->capture_default_str();
   init->add_option("--listen", options->listen, "Address keyserviced listens on")->capture_default_str();
   init->add_option("--port", options->port, "HTTPS port")->check(CLI::Range(0, 65535))->capture_default_str();
-  init->callback([options, token] {
+  auto postgresql = std::make_shared<std::string>();
+  init->add_option("--postgresql", *postgresql,
+                   "Make the log and the device store in this PostgreSQL database (libpq conninfo or postgresql:// "
+                   "URL, no password: use PGPASSFILE or PGPASSWORD) instead of SQLite files in DIR");
+  init->callback([options, token, postgresql] {
     if (!token->empty()) options->token_uri = *token;
+    if (!postgresql->empty()) options->postgresql_url = *postgresql;
     if (!module_init_args().empty()) options->module_init_args = module_init_args();
     const keyservice::Provisioned made = keyservice::provision(*options);
     print_json({

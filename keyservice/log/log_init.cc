@@ -22,8 +22,8 @@ void remove_database(const std::string& path) {
 }
 
 // A failed init leaves nothing behind: no database, and no key in the token that no log accounts for.
-void undo(const std::string& db, pkcs11::Token& token, const pkcs11::KeyPair& key) {
-  remove_database(db);
+void undo(const LogDatabase& db, pkcs11::Token& token, const pkcs11::KeyPair& key) {
+  if (db.kind == LogDatabase::Kind::sqlite) remove_database(db.target);
   try {
     pkcs11::destroy_key_pair(token.pool(), key);
   } catch (const std::exception&) {
@@ -42,6 +42,10 @@ InitializedLog initialize_log(pkcs11::Token& token, const std::string& data_dir,
   if (ec) throw Error(ErrorKind::invalid_input, "cannot create " + data_dir + ": " + ec.message());
   const std::string db = (fs::absolute(data_dir) / kLogDatabaseName).string();
   if (fs::exists(db)) throw Error(ErrorKind::conflict, db + " already exists: not overwriting a log");
+  return initialize_log(token, LogDatabase::sqlite(db), origin);
+}
+
+InitializedLog initialize_log(pkcs11::Token& token, const LogDatabase& db, const std::string& origin) {
 
   const pkcs11::Algorithm algorithm = pkcs11::choose_algorithm(token.mechanisms());
   const std::vector<std::uint8_t> key_id = pkcs11::random_key_id();
@@ -62,7 +66,7 @@ InitializedLog initialize_log(pkcs11::Token& token, const std::string& data_dir,
     auto second = log->append(bytes_of(take_inventory_entry(token).to_bytes()));
     first.get();
     second.get();
-    return {db, origin, log->verifier().to_string(), log->checkpoint()};
+    return {db.name(), origin, log->verifier().to_string(), log->checkpoint()};
   } catch (...) {
     undo(db, token, key);
     try {

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "keyservice/log/log_database.h"
 #include "pkcs11/token.h"
 
 namespace escrowless::keyservice {
@@ -12,7 +13,7 @@ namespace escrowless::keyservice {
 inline constexpr const char* kLogDatabaseName = "log.db";
 
 struct InitializedLog {
-  std::string database;      // DATA_DIR/log.db
+  std::string database;      // DATA_DIR/log.db, or "the PostgreSQL log"
   std::string origin;
   std::string verifier_key;  // C2SP note verifier key of the log key
   std::string checkpoint;    // the first signed checkpoint (size 2)
@@ -22,6 +23,10 @@ struct InitializedLog {
 // including the key in the token, so no unlogged key is left behind.
 InitializedLog initialize_log(pkcs11::Token& token, const std::string& data_dir,
                               const std::string& origin);
+// The same in any database: Error(conflict) when it holds a log already. On failure the key is
+// destroyed, and a SQLite file removed (PostgreSQL tables made stay, empty or holding no signed
+// checkpoint, and a second try is refused: drop them or use a fresh database).
+InitializedLog initialize_log(pkcs11::Token& token, const LogDatabase& database, const std::string& origin);
 
 // The verifier key recorded in DATA_DIR/log.db (no token needed).
 std::string read_verifier_key(const std::string& data_dir);

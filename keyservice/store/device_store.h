@@ -105,8 +105,8 @@ class DeviceStore {
   virtual OneTimePrekeyCounts count_one_time_prekeys(std::string_view account,
                                                      std::string_view device) = 0;
 
-  // Removes and returns the one-time prekey of `kind` with the lowest key id, with its batch
-  // position; nullopt if none is left. Each key is returned at most once, also under concurrent
+  // Claims and returns the unclaimed one-time prekey of `kind` with the lowest key id, with its
+  // batch position; nullopt if none is left. Each key is returned at most once, also under concurrent
   // claims from many threads and processes. Error(invalid_input) if `kind` is not a one-time
   // kind, Error(not_found) if there is no such device, Error(conflict) if it is revoked.
   virtual std::optional<StoredPrekey> claim_one_time_prekey(std::string_view account,

@@ -3,11 +3,10 @@
 #include <cstdint>
 #include <limits>
 #include <set>
-#include <span>
 #include <string>
 
 #include "audit/merkle.h"
-#include "audit/proof_shape.h"
+#include "audit/prekey_batch.h"
 #include "keyservice/error.h"
 
 namespace escrowless::keyservice {
@@ -59,14 +58,7 @@ std::vector<audit::Hash> PrekeyBatchPosition::path() const {
     throw Error(ErrorKind::internal, "batch position " + std::to_string(index) +
                                          " is outside a batch of " + std::to_string(count()));
   }
-  // Every range of a proof shape is a whole subtree of the batch's tree, so its hash is the
-  // MTH of its leaves.
-  std::vector<audit::Hash> path;
-  const std::span<const audit::Hash> all(leaves());
-  for (const audit::LeafRange& range : audit::inclusion_proof_shape(index, all.size())) {
-    path.push_back(audit::root_of(all.subspan(range.begin, range.size())));
-  }
-  return path;
+  return audit::PrekeyBatchTree(leaves()).path(index);
 }
 
 void check_prekey_upload(const PrekeyUpload& upload) {

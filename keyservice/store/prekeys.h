@@ -75,7 +75,7 @@ struct CurrentPrekeys {
   friend bool operator==(const CurrentPrekeys&, const CurrentPrekeys&) = default;
 };
 
-// One one-time prekey of each kind, each removed from the store (at most once, ever).
+// One one-time prekey of each kind, each claimed in the store (handed out at most once, ever).
 struct ClaimedPrekeys {
   std::optional<StoredPrekey> one_time;
   std::optional<StoredPrekey> pq_one_time;

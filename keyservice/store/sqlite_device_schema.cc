@@ -78,10 +78,9 @@ CREATE INDEX prekeys_batch ON prekeys (batch_id);
 
 // Version 2 adds one row per stored one-time list (device and kind): the entry that logged it,
 // its highest key id, and its claim cursor. Keys with ids below next_key_id are claimed (handed
-// out, or claimed ahead into a running server's memory), though their rows stay until the list
-// is replaced or the device revoked; so a claim writes this one small row instead of deleting a
-// row from the table and two indexes per key, and whether any key is left (next_key_id <=
-// last_key_id) is read here, from a table small enough to stay in every page cache.
+// out, or claimed ahead into a running server's memory); their rows stay until the list is
+// replaced or the device revoked. A claim writes only this small row, and whether any key is left
+// (next_key_id <= last_key_id) is read here, from a table small enough to stay in every page cache.
 constexpr const char* kAddedInVersion2 = R"sql(
 CREATE TABLE one_time_lists (
   device_id   INTEGER NOT NULL REFERENCES devices (id),

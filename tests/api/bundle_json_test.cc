@@ -118,20 +118,6 @@ TEST_CASE("bundle json: strings are escaped as nlohmann escapes them", "[unit]")
   }
 }
 
-TEST_CASE("bundle json: a kept batch tree gives the paths the batch position computes", "[unit]") {
-  for (std::uint32_t count = 1; count <= 100; ++count) {
-    std::vector<audit::Hash> leaves(count);
-    for (std::uint32_t i = 0; i < count; ++i) leaves[i].fill(static_cast<std::uint8_t>(i * 13 + count));
-    const api::BundleJson::BatchTree tree(leaves);
-    for (std::uint32_t index = 0; index < count; ++index) {
-      INFO(index << " of " << count);
-      REQUIRE(tree.path(index) ==
-              keyservice::PrekeyBatchPosition{index, std::make_shared<const std::vector<audit::Hash>>(leaves)}.path());
-    }
-    CHECK_THROWS(tree.path(count));
-  }
-}
-
 TEST_CASE("bundle json: the body is the bytes the json tree gave and follows what changes", "[hsm]") {
   Log log;
   api::BundleJson writer(*log.log);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "audit/encoding.h"
+#include "audit/merkle.h"
 #include "audit/proof_shape.h"
 #include "tests/audit/test_support.h"
 
@@ -303,4 +304,26 @@ TEST_CASE("the batch size is bound by the entry, not by the proof", "[unit]") {
   const PrekeyBatchItem& item = items[0];
   CHECK_NOTHROW(verify_prekey_in_batch(item.kind, item.key_id, item.public_key, item.signature, 0,
                                        4, proof, root));
+}
+
+// The tree builds levels pairwise; RFC 9162 splits at the largest power of two. Checked against
+// the proof shapes of the log's own proofs (proof_shape.h), subtree by subtree.
+TEST_CASE("prekey batch trees give the RFC 9162 inclusion proof of every index", "[unit]") {
+  for (std::uint32_t count = 1; count <= kMaxPrekeyBatch; ++count) {
+    std::vector<Hash> leaves(count);
+    for (std::uint32_t i = 0; i < count; ++i) leaves[i].fill(static_cast<std::uint8_t>(i * 13 + count));
+    const PrekeyBatchTree tree(leaves);
+    CHECK(tree.root() == root_of(leaves));
+    const std::span<const Hash> all(leaves);
+    for (std::uint32_t index = 0; index < count; ++index) {
+      INFO(index << " of " << count);
+      std::vector<Hash> expected;
+      for (const LeafRange& range : inclusion_proof_shape(index, count)) {
+        expected.push_back(root_of(all.subspan(range.begin, range.size())));
+      }
+      REQUIRE(tree.path(index) == expected);
+    }
+    CHECK_THROWS_MATCHES(tree.path(count), Error, IsInvalidInput());
+  }
+  CHECK_THROWS_MATCHES(PrekeyBatchTree({}).root(), Error, IsInvalidInput());
 }

@@ -24,7 +24,10 @@
 #include "audit/proof_verify.h"
 #include "keyservice/error.h"
 #include "keyservice/store/sqlite.h"
+#include "keyservice/store/postgres_device_store.h"
+#include "keyservice/store/postgresql.h"
 #include "keyservice/store/sqlite_device_store.h"
+#include "tests/keyservice/log_fixture.h"
 #include "tests/support/test_token.h"
 
 using namespace escrowless;
@@ -35,6 +38,7 @@ using keyservice::OneTimePrekeyCounts;
 using keyservice::PrekeyKind;
 using keyservice::PrekeyUpload;
 using keyservice::Revocation;
+using keyservice::ClaimingDeviceStore;
 using keyservice::SqliteDeviceStore;
 using keyservice::StoredPrekey;
 
@@ -43,11 +47,44 @@ namespace {
 constexpr PrekeyKind kOneTime = PrekeyKind::one_time_prekey;
 constexpr PrekeyKind kPqOneTime = PrekeyKind::pq_one_time_prekey;
 
-// A fresh devices.db in a temporary folder.
+// A fresh device store in the backend this process tests (testing_postgresql(), log_fixture.h):
+// devices.db in a temporary folder, or a fresh database of the run's PostgreSQL server.
 struct Fixture {
+  explicit Fixture(std::size_t max_reserved_bytes = SqliteDeviceStore::kMaxReservedBytes)
+      : store(open(true, max_reserved_bytes)) {}
+
+  // Another store on the same database (as another process or node would open it).
+  std::unique_ptr<ClaimingDeviceStore> open(bool create = false,
+                                            std::size_t max_reserved_bytes = SqliteDeviceStore::kMaxReservedBytes) {
+    if (postgres) return keyservice::PostgresDeviceStore::open(postgres->conninfo(), create, max_reserved_bytes);
+    return SqliteDeviceStore::open(path, create, max_reserved_bytes);
+  }
+
+  // Rows in a table: what the store deletes must be gone, not merely hidden.
+  std::int64_t rows(const std::string& table) { return count("SELECT count(*) FROM " + table); }
+  // Prekeys not claimed: current keys, and one-time keys at or past their list's claim cursor
+  // (claimed ones stay as rows, below it, until the list is replaced).
+  std::int64_t unclaimed_prekeys() {
+    return count(
+        "SELECT count(*) FROM prekeys p LEFT JOIN one_time_lists c ON c.device_id = p.device_id AND "
+        "c.kind = p.kind WHERE p.key_id >= coalesce(c.next_key_id, 0)");
+  }
+  std::int64_t count(const std::string& sql) {
+    if (postgres) {
+      auto db = keyservice::postgresql::Connection::open(postgres->conninfo());
+      return db.query(sql).int64(0, 0);
+    }
+    auto db = keyservice::sqlite::Database::open(path, false);
+    auto statement = db.prepare(sql);
+    statement.step();
+    return statement.column_int(0);
+  }
+
   testing::TempDir dir;
   std::string path = (dir.path() / "devices.db").string();
-  std::unique_ptr<SqliteDeviceStore> store = SqliteDeviceStore::open(path, true);
+  std::optional<testing::TestDatabase> postgres =
+      testing::testing_postgresql() ? std::make_optional<testing::TestDatabase>() : std::nullopt;
+  std::unique_ptr<ClaimingDeviceStore> store;
 };
 
 audit::EntryTime time_at(std::uint64_t index) {
@@ -123,25 +160,6 @@ PrekeyUpload full_upload(std::uint64_t log_index, std::uint32_t one_time,
   return upload;
 }
 
-// Rows in a table of devices.db: what the store deletes must be gone, not merely hidden.
-std::int64_t rows(const std::string& path, const std::string& table) {
-  auto db = keyservice::sqlite::Database::open(path, false);
-  auto count = db.prepare("SELECT count(*) FROM " + table);
-  count.step();
-  return count.column_int(0);
-}
-
-// Prekeys in devices.db that are not claimed: current keys, and one-time keys at or past their
-// list's claim cursor (claimed ones stay as rows, below it, until the list is replaced).
-std::int64_t unclaimed_prekeys(const std::string& path) {
-  auto db = keyservice::sqlite::Database::open(path, false);
-  auto count = db.prepare(
-      "SELECT count(*) FROM prekeys p LEFT JOIN one_time_lists c ON c.device_id = p.device_id AND "
-      "c.kind = p.kind WHERE p.key_id >= coalesce(c.next_key_id, 0)");
-  count.step();
-  return count.column_int(0);
-}
-
 // The kind and message of the keyservice::Error that f throws; nullopt if it throws none.
 struct Failure {
   ErrorKind kind;
@@ -190,7 +208,7 @@ void check_claimed(const StoredPrekey& claimed, const Batch& uploaded, std::uint
 
 }  // namespace
 
-TEST_CASE("device store: devices are added and found", "[unit]") {
+TEST_CASE("device store: devices are added and found", "[unit][store]") {
   Fixture f;
   const Device phone = make_device("alice", "phone", 3);
   const Device laptop = make_device("alice", "laptop", 5, audit::KeyAlgorithm::ecdsa_p256);
@@ -214,7 +232,7 @@ TEST_CASE("device store: devices are added and found", "[unit]") {
   CHECK(f.store->current_prekeys("alice", "phone") == CurrentPrekeys{});
 }
 
-TEST_CASE("device store: a device is found by its credential hash", "[unit]") {
+TEST_CASE("device store: a device is found by its credential hash", "[unit][store]") {
   Fixture f;
   const Device phone = make_device("alice", "phone", 1);
   f.store->add_device(phone, credential_hash("alice/phone"));
@@ -230,7 +248,7 @@ TEST_CASE("device store: a device is found by its credential hash", "[unit]") {
         ErrorKind::invalid_input);
 }
 
-TEST_CASE("device store: an existing device or credential is a conflict", "[unit]") {
+TEST_CASE("device store: an existing device or credential is a conflict", "[unit][store]") {
   Fixture f;
   const audit::Hash credential = credential_hash("alice/phone");
   f.store->add_device(make_device("alice", "phone", 1), credential);
@@ -257,7 +275,7 @@ TEST_CASE("device store: an existing device or credential is a conflict", "[unit
   CHECK(f.store->find_device("alice", "tablet") == std::nullopt);
 }
 
-TEST_CASE("device store: malformed devices and ids are refused", "[unit]") {
+TEST_CASE("device store: malformed devices and ids are refused", "[unit][store]") {
   Fixture f;
   auto refused = [&](const Device& device) {
     return kind_of([&] { f.store->add_device(device, credential_hash("c")); }) ==
@@ -303,7 +321,7 @@ TEST_CASE("device store: malformed devices and ids are refused", "[unit]") {
         ErrorKind::invalid_input);
 }
 
-TEST_CASE("device store: revocation invalidates the credential and deletes the prekeys", "[unit]") {
+TEST_CASE("device store: revocation invalidates the credential and deletes the prekeys", "[unit][store]") {
   Fixture f;
   const Device phone = make_device("alice", "phone", 1);
   f.store->add_device(phone, credential_hash("alice/phone"));
@@ -322,10 +340,10 @@ TEST_CASE("device store: revocation invalidates the credential and deletes the p
   CHECK(f.store->list_devices("alice").size() == 2);
   CHECK(f.store->count_one_time_prekeys("alice", "phone") == OneTimePrekeyCounts{});
   CHECK(f.store->current_prekeys("alice", "phone") == CurrentPrekeys{});
-  CHECK(rows(f.path, "credentials") == 1);  // the laptop's
-  CHECK(rows(f.path, "prekeys") == 0);
-  CHECK(rows(f.path, "prekey_batches") == 0);
-  CHECK(rows(f.path, "one_time_lists") == 0);
+  CHECK(f.rows("credentials") == 1);  // the laptop's
+  CHECK(f.rows("prekeys") == 0);
+  CHECK(f.rows("prekey_batches") == 0);
+  CHECK(f.rows("one_time_lists") == 0);
 
   CHECK(kind_of([&] {
           f.store->revoke_device("alice", "phone", Revocation{8, time_at(8)});
@@ -348,7 +366,7 @@ TEST_CASE("device store: revocation invalidates the credential and deletes the p
         }) == ErrorKind::conflict);
 }
 
-TEST_CASE("device store: stored prekeys come back as current and one-time prekeys", "[unit]") {
+TEST_CASE("device store: stored prekeys come back as current and one-time prekeys", "[unit][store]") {
   Fixture f;
   f.store->add_device(make_device("alice", "phone", 1), credential_hash("alice/phone"));
   const PrekeyUpload upload = full_upload(4, 10, 3);
@@ -369,7 +387,7 @@ TEST_CASE("device store: stored prekeys come back as current and one-time prekey
 }
 
 TEST_CASE("device store: one-time prekeys are claimed once each and lowest key id first",
-          "[unit]") {
+          "[unit][store]") {
   Fixture f;
   f.store->add_device(make_device("alice", "phone", 1), credential_hash("alice/phone"));
   PrekeyUpload upload;
@@ -390,8 +408,8 @@ TEST_CASE("device store: one-time prekeys are claimed once each and lowest key i
   }
   CHECK(f.store->claim_one_time_prekey("alice", "phone", kOneTime) == std::nullopt);
   CHECK(f.store->claim_one_time_prekey("alice", "phone", kOneTime) == std::nullopt);
-  CHECK(unclaimed_prekeys(f.path) == 2);  // the ML-KEM ones
-  CHECK(rows(f.path, "prekey_batches") == 2);  // a batch stays until its list is replaced
+  CHECK(f.unclaimed_prekeys() == 2);  // the ML-KEM ones
+  CHECK(f.rows("prekey_batches") == 2);  // a batch stays until its list is replaced
 
   const auto pq = f.store->claim_one_time_prekey("alice", "phone", kPqOneTime);
   REQUIRE(pq);
@@ -410,7 +428,7 @@ TEST_CASE("device store: one-time prekeys are claimed once each and lowest key i
 }
 
 TEST_CASE("device store: a bundle takes the device, its current prekeys and one key of each kind",
-          "[unit]") {
+          "[unit][store]") {
   Fixture f;
   const Device phone = make_device("alice", "phone", 1);
   f.store->add_device(phone, credential_hash("alice/phone"));
@@ -449,7 +467,7 @@ TEST_CASE("device store: a bundle takes the device, its current prekeys and one 
   CHECK(kind_of([&] { f.store->take_bundle("alice", "tablet", std::nullopt); }) == ErrorKind::conflict);
 }
 
-TEST_CASE("device store: a bundle for a reader checks its credential before anything else", "[unit]") {
+TEST_CASE("device store: a bundle for a reader checks its credential before anything else", "[unit][store]") {
   Fixture f;
   f.store->add_device(make_device("alice", "phone", 1), credential_hash("alice/phone"));
   f.store->add_device(make_device("bob", "laptop", 2), credential_hash("bob/laptop"));
@@ -484,7 +502,7 @@ TEST_CASE("device store: a bundle for a reader checks its credential before anyt
 }
 
 TEST_CASE("device store: keys claimed ahead for bundles go out once each and in key id order",
-          "[unit]") {
+          "[unit][store]") {
   Fixture f;
   f.store->add_device(make_device("alice", "phone", 1), credential_hash("alice/phone"));
   PrekeyUpload upload;
@@ -502,9 +520,9 @@ TEST_CASE("device store: keys claimed ahead for bundles go out once each and in 
   }
   // The database has what was claimed ahead as claimed: another store (a restarted process)
   // never hands those keys out; it only sees the keys no one has claimed.
-  const std::int64_t in_database = unclaimed_prekeys(f.path);
+  const std::int64_t in_database = f.unclaimed_prekeys();
   CHECK(in_database < 30);
-  auto restarted = SqliteDeviceStore::open(f.path, false);
+  auto restarted = f.open();
   CHECK(restarted->count_one_time_prekeys("alice", "phone").one_time == static_cast<std::uint64_t>(in_database));
   for (std::int64_t i = 0; i < in_database; ++i) {
     const auto material = restarted->take_bundle("alice", "phone", std::nullopt);
@@ -514,7 +532,7 @@ TEST_CASE("device store: keys claimed ahead for bundles go out once each and in 
   CHECK_FALSE(restarted->take_bundle("alice", "phone", std::nullopt).claimed.one_time);
 }
 
-TEST_CASE("device store: a reserve running low is refilled before it runs out", "[unit]") {
+TEST_CASE("device store: a reserve running low is refilled before it runs out", "[unit][store]") {
   Fixture f;
   f.store->add_device(make_device("alice", "phone", 1), credential_hash("alice/phone"));
   const PrekeyUpload upload = full_upload(2, 100, 0);
@@ -532,11 +550,11 @@ TEST_CASE("device store: a reserve running low is refilled before it runs out", 
   // The refiller claims the next kAhead in the background: the database loses them, the count
   // (database plus reserve) does not change.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (unclaimed_prekeys(f.path) > static_cast<std::int64_t>(2 + 100 - 2 * kAhead) &&
+  while (f.unclaimed_prekeys() > static_cast<std::int64_t>(2 + 100 - 2 * kAhead) &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  CHECK(unclaimed_prekeys(f.path) == static_cast<std::int64_t>(2 + 100 - 2 * kAhead));
+  CHECK(f.unclaimed_prekeys() == static_cast<std::int64_t>(2 + 100 - 2 * kAhead));
   CHECK(f.store->count_one_time_prekeys("alice", "phone").one_time == 100 - (kAhead - kLow));
   // The rest go out once each, in key id order, refills included, and then none.
   while (const auto key = f.store->take_bundle("alice", "phone", std::nullopt).claimed.one_time) {
@@ -547,7 +565,7 @@ TEST_CASE("device store: a reserve running low is refilled before it runs out", 
   CHECK(f.store->reserved_bytes() == 0);
 }
 
-TEST_CASE("device store: a bundle takes current prekeys another store replaced", "[unit]") {
+TEST_CASE("device store: a bundle takes current prekeys another store replaced", "[unit][store]") {
   Fixture f;
   f.store->add_device(make_device("alice", "phone", 1), credential_hash("alice/phone"));
   const PrekeyUpload first = full_upload(2, 0, 0);
@@ -559,7 +577,7 @@ TEST_CASE("device store: a bundle takes current prekeys another store replaced",
     CHECK(material.current.signed_prekey->key == *first.signed_prekey);
     CHECK(material.current == f.store->current_prekeys("alice", "phone"));
   }
-  auto other = SqliteDeviceStore::open(f.path, false);
+  auto other = f.open();
   PrekeyUpload second;
   second.log_index = 3;
   second.signed_prekey = make_key(PrekeyKind::signed_prekey, 77, 5);
@@ -573,7 +591,7 @@ TEST_CASE("device store: a bundle takes current prekeys another store replaced",
   CHECK(kind_of([&] { f.store->take_bundle("alice", "phone", std::nullopt); }) == ErrorKind::conflict);
 }
 
-TEST_CASE("device store: a store closed cleanly puts the keys claimed ahead back", "[unit]") {
+TEST_CASE("device store: a store closed cleanly puts the keys claimed ahead back", "[unit][store]") {
   Fixture f;
   f.store->add_device(make_device("alice", "phone", 1), credential_hash("alice/phone"));
   PrekeyUpload upload = full_upload(2, 10, 3);
@@ -581,10 +599,10 @@ TEST_CASE("device store: a store closed cleanly puts the keys claimed ahead back
   const auto first = f.store->take_bundle("alice", "phone", std::nullopt);
   REQUIRE(first.claimed.one_time);
   REQUIRE(first.claimed.pq_one_time);
-  CHECK(unclaimed_prekeys(f.path) < 2 + 10);  // claimed ahead: claimed in the database
+  CHECK(f.unclaimed_prekeys() < 2 + 10);  // claimed ahead: claimed in the database
   f.store.reset();
 
-  f.store = SqliteDeviceStore::open(f.path, false);
+  f.store = f.open();
   CHECK(f.store->count_one_time_prekeys("alice", "phone") == OneTimePrekeyCounts{9, 2});
   std::set<std::uint32_t> ids;
   for (int i = 0; i < 9; ++i) {
@@ -598,32 +616,32 @@ TEST_CASE("device store: a store closed cleanly puts the keys claimed ahead back
   CHECK_FALSE(f.store->take_bundle("alice", "phone", std::nullopt).claimed.one_time);
 }
 
-TEST_CASE("device store: a clean close gives back only keys no other store claimed after", "[unit]") {
+TEST_CASE("device store: a clean close gives back only keys no other store claimed after", "[unit][store]") {
   Fixture f;
   f.store->add_device(make_device("alice", "phone", 1), credential_hash("alice/phone"));
   f.store->store_prekeys("alice", "phone", full_upload(2, 100, 0));  // key ids 100 to 199
   constexpr std::uint32_t kAhead = SqliteDeviceStore::kClaimAhead;
   constexpr std::uint32_t kLow = SqliteDeviceStore::kRefillAt;
-  auto other = SqliteDeviceStore::open(f.path, false);
+  auto other = f.open();
 
   CHECK(f.store->take_bundle("alice", "phone", std::nullopt).claimed.one_time->key.key_id == 100);  // claims 100 to 131
   CHECK(other->take_bundle("alice", "phone", std::nullopt).claimed.one_time->key.key_id == 100 + kAhead);
   other.reset();  // gives back 133 to 163: no one claimed after it
-  CHECK(unclaimed_prekeys(f.path) == 2 + 100 - kAhead - 1);
+  CHECK(f.unclaimed_prekeys() == 2 + 100 - kAhead - 1);
 
   // Taking all but kLow from the first claim makes f's refiller claim 133 to 164: a second run.
   for (std::uint32_t id = 101; id < 100 + kAhead - kLow; ++id) {
     CHECK(f.store->take_bundle("alice", "phone", std::nullopt).claimed.one_time->key.key_id == id);
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (unclaimed_prekeys(f.path) > 2 + 100 - 2 * kAhead - 1 && std::chrono::steady_clock::now() < deadline) {
+  while (f.unclaimed_prekeys() > 2 + 100 - 2 * kAhead - 1 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  REQUIRE(unclaimed_prekeys(f.path) == 2 + 100 - 2 * kAhead - 1);
+  REQUIRE(f.unclaimed_prekeys() == 2 + 100 - 2 * kAhead - 1);
   // f holds 124 to 131 (first run) and 133 to 164 (second). Only the second can go back: moving
   // the cursor to 124 would give back 132, which `other` handed out.
   f.store.reset();
-  f.store = SqliteDeviceStore::open(f.path, false);
+  f.store = f.open();
   CHECK(f.store->count_one_time_prekeys("alice", "phone").one_time == 200 - (101 + kAhead));
   for (std::uint32_t id = 101 + kAhead; id < 200; ++id) {
     CHECK(f.store->take_bundle("alice", "phone", std::nullopt).claimed.one_time->key.key_id == id);
@@ -631,11 +649,10 @@ TEST_CASE("device store: a clean close gives back only keys no other store claim
   CHECK_FALSE(f.store->take_bundle("alice", "phone", std::nullopt).claimed.one_time);
 }
 
-TEST_CASE("device store: keys claimed ahead are bounded in memory across devices", "[unit]") {
-  testing::TempDir dir;
-  const std::string path = (dir.path() / "devices.db").string();
+TEST_CASE("device store: keys claimed ahead are bounded in memory across devices", "[unit][store]") {
   constexpr std::size_t kBound = 64 * 1024;
-  auto store = SqliteDeviceStore::open(path, true, kBound);
+  Fixture f(kBound);
+  auto& store = f.store;
   constexpr std::size_t kAhead = SqliteDeviceStore::kClaimAhead;
   constexpr int kDevices = 24;  // about 9 KB each claimed ahead: enough to pass the bound
   for (int d = 0; d < kDevices; ++d) {
@@ -648,10 +665,10 @@ TEST_CASE("device store: keys claimed ahead are bounded in memory across devices
   }
   int one_at_a_time = 0;
   for (int d = 0; d < kDevices; ++d) {
-    const std::int64_t rows_before = unclaimed_prekeys(path);
+    const std::int64_t rows_before = f.unclaimed_prekeys();
     const std::size_t bytes_before = store->reserved_bytes();
     REQUIRE(store->take_bundle("alice", "d" + std::to_string(d), std::nullopt).claimed.one_time);
-    const std::int64_t claimed = rows_before - unclaimed_prekeys(path);
+    const std::int64_t claimed = rows_before - f.unclaimed_prekeys();
     const bool past_bound = bytes_before >= kBound;
     CHECK(claimed == (past_bound ? 1 : static_cast<std::int64_t>(kAhead)));
     if (past_bound) {
@@ -675,10 +692,10 @@ TEST_CASE("device store: keys claimed ahead are bounded in memory across devices
     }
   }
   CHECK(store->reserved_bytes() == 0);
-  CHECK(unclaimed_prekeys(path) == 0);
+  CHECK(f.unclaimed_prekeys() == 0);
 }
 
-TEST_CASE("device store: a new list or a revocation drops the keys claimed ahead", "[unit]") {
+TEST_CASE("device store: a new list or a revocation drops the keys claimed ahead", "[unit][store]") {
   Fixture f;
   f.store->add_device(make_device("alice", "phone", 1), credential_hash("alice/phone"));
   PrekeyUpload first;
@@ -703,7 +720,7 @@ TEST_CASE("device store: a new list or a revocation drops the keys claimed ahead
   CHECK(f.store->count_one_time_prekeys("alice", "phone") == OneTimePrekeyCounts{0, 0});
 }
 
-TEST_CASE("device store: a new list of one kind replaces the stored one of that kind", "[unit]") {
+TEST_CASE("device store: a new list of one kind replaces the stored one of that kind", "[unit][store]") {
   Fixture f;
   f.store->add_device(make_device("alice", "phone", 1), credential_hash("alice/phone"));
   const PrekeyUpload first = full_upload(2, 10, 5);
@@ -716,9 +733,9 @@ TEST_CASE("device store: a new list of one kind replaces the stored one of that 
   second.one_time_prekeys = make_batch(kOneTime, 100, 3, 9);  // the same key ids, other keys
   f.store->store_prekeys("alice", "phone", second);
   CHECK(f.store->count_one_time_prekeys("alice", "phone") == OneTimePrekeyCounts{3, 5});
-  CHECK(rows(f.path, "prekey_batches") == 2);  // the replaced batch is gone
-  CHECK(rows(f.path, "prekeys") == 2 + 3 + 5);
-  CHECK(rows(f.path, "one_time_lists") == 2);  // one per list: the replaced one's is gone
+  CHECK(f.rows("prekey_batches") == 2);  // the replaced batch is gone
+  CHECK(f.rows("prekeys") == 2 + 3 + 5);
+  CHECK(f.rows("one_time_lists") == 2);  // one per list: the replaced one's is gone
   const CurrentPrekeys current = f.store->current_prekeys("alice", "phone");
   CHECK(current.signed_prekey->key == *first.signed_prekey);
   CHECK(current.signed_prekey->log_index == 2);
@@ -750,9 +767,9 @@ TEST_CASE("device store: a new list of one kind replaces the stored one of that 
   CHECK(f.store->current_prekeys("alice", "phone").pq_last_resort_prekey->key ==
         *fourth.pq_last_resort_prekey);
   CHECK(f.store->count_one_time_prekeys("alice", "phone") == OneTimePrekeyCounts{2, 1});
-  CHECK(rows(f.path, "prekey_batches") == 2);
-  CHECK(unclaimed_prekeys(f.path) == 2 + 2 + 1);
-  CHECK(rows(f.path, "prekeys") == 2 + 3 + 1);  // the X25519 key claimed stays until its list goes
+  CHECK(f.rows("prekey_batches") == 2);
+  CHECK(f.unclaimed_prekeys() == 2 + 2 + 1);
+  CHECK(f.rows("prekeys") == 2 + 3 + 1);  // the X25519 key claimed stays until its list goes
 
   // Only a newer log entry replaces stored prekeys.
   for (const std::uint64_t index : {std::uint64_t{1}, std::uint64_t{6}, std::uint64_t{7}}) {
@@ -762,7 +779,7 @@ TEST_CASE("device store: a new list of one kind replaces the stored one of that 
   CHECK(f.store->count_one_time_prekeys("alice", "phone") == OneTimePrekeyCounts{2, 1});
 }
 
-TEST_CASE("device store: malformed prekey uploads are refused and change nothing", "[unit]") {
+TEST_CASE("device store: malformed prekey uploads are refused and change nothing", "[unit][store]") {
   Fixture f;
   f.store->add_device(make_device("alice", "phone", 1), credential_hash("alice/phone"));
   auto failure = [&](const PrekeyUpload& upload) {
@@ -825,7 +842,7 @@ TEST_CASE("device store: malformed prekey uploads are refused and change nothing
   CHECK(f.store->count_one_time_prekeys("alice", "phone") == OneTimePrekeyCounts{100, 100});
 }
 
-TEST_CASE("device store: every claimed key's batch data reproduces the batch root", "[unit]") {
+TEST_CASE("device store: every claimed key's batch data reproduces the batch root", "[unit][store]") {
   Fixture f;
   f.store->add_device(make_device("alice", "phone", 1), credential_hash("alice/phone"));
   // Batch sizes that give every tree shape up to 8 leaves, and the largest batch.
@@ -850,13 +867,13 @@ TEST_CASE("device store: every claimed key's batch data reproduces the batch roo
 }
 
 TEST_CASE("device store: 8 threads and a second store claim each one-time key exactly once",
-          "[unit][concurrency]") {
+          "[unit][store][concurrency]") {
   Fixture f;
   f.store->add_device(make_device("alice", "phone", 1), credential_hash("alice/phone"));
   const PrekeyUpload upload = full_upload(2, 100, 100);
   f.store->store_prekeys("alice", "phone", upload);
   // Another store object on the same file: its own connections, as another process would have.
-  auto second = SqliteDeviceStore::open(f.path, false);
+  auto second = f.open();
 
   constexpr int kThreads = 8;
   std::latch start(kThreads);
@@ -914,12 +931,12 @@ TEST_CASE("device store: 8 threads and a second store claim each one-time key ex
 }
 
 TEST_CASE("device store: bundles of many devices taken at once hand each key out once",
-          "[unit][concurrency]") {
+          "[unit][store][concurrency]") {
   // 8 threads on two store objects take bundles of 6 devices round robin, so their claims meet in
   // write groups; one device is revoked part way through. Its fetches fail from then on and the
   // others' don't: every key of the 5 other devices goes out exactly once.
   Fixture f;
-  auto second = SqliteDeviceStore::open(f.path, false);
+  auto second = f.open();
   constexpr int kDevices = 6, kThreads = 8, kVictim = 5;
   std::vector<std::string> names;
   std::vector<PrekeyUpload> uploads;
@@ -944,7 +961,7 @@ TEST_CASE("device store: bundles of many devices taken at once hand each key out
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       try {
-        SqliteDeviceStore& store = t % 2 == 0 ? *f.store : *second;
+        ClaimingDeviceStore& store = t % 2 == 0 ? *f.store : *second;
         auto& done = finished[t % 2];
         start.arrive_and_wait();
         for (int n = t;; ++n) {
@@ -995,18 +1012,18 @@ TEST_CASE("device store: bundles of many devices taken at once hand each key out
       CHECK(handed_out.count({d, kPqOneTime, 500 + i}) == 1);
     }
   }
-  CHECK(unclaimed_prekeys(f.path) == 2 * (kDevices - 1));  // each active device's current keys only
-  CHECK(rows(f.path, "prekeys") == 2 * (kDevices - 1) + 200 * (kDevices - 1));  // and claimed ones, until replaced
+  CHECK(f.unclaimed_prekeys() == 2 * (kDevices - 1));  // each active device's current keys only
+  CHECK(f.rows("prekeys") == 2 * (kDevices - 1) + 200 * (kDevices - 1));  // and claimed ones, until replaced
   CHECK(kind_of([&] { second->take_bundle("alice", names[kVictim], std::nullopt); }) == ErrorKind::conflict);
 }
 
-TEST_CASE("device store: processes claim each one-time key exactly once", "[unit][concurrency]") {
-  testing::TempDir dir;
-  const std::string path = (dir.path() / "devices.db").string();
+TEST_CASE("device store: processes claim each one-time key exactly once", "[unit][store][concurrency]") {
+  Fixture f;
   {
-    auto store = SqliteDeviceStore::open(path, true);
+    auto& store = f.store;
     store->add_device(make_device("alice", "phone", 1), credential_hash("alice/phone"));
     store->store_prekeys("alice", "phone", full_upload(2, 100, 0));
+    f.store.reset();
   }  // no connection is open when the children fork
 
   constexpr int kChildren = 3;
@@ -1025,7 +1042,7 @@ TEST_CASE("device store: processes claim each one-time key exactly once", "[unit
       ::close(go[1]);
       int status = 0;
       try {
-        auto store = SqliteDeviceStore::open(path, false);
+        auto store = f.open();
         char byte = 0;
         if (::read(go[0], &byte, 1) != 1) ::_exit(2);
         while (const auto key = store->claim_one_time_prekey("alice", "phone", kOneTime)) {
@@ -1043,7 +1060,7 @@ TEST_CASE("device store: processes claim each one-time key exactly once", "[unit
   }
   ::close(go[0]);
 
-  auto store = SqliteDeviceStore::open(path, false);
+  auto store = f.open();
   constexpr int kThreads = 4;
   std::latch start(kThreads + 1);
   std::vector<std::vector<std::uint32_t>> claimed(kThreads);
@@ -1125,7 +1142,7 @@ TEST_CASE("device store: malformed stored rows are reported and never served", "
         ErrorKind::integrity);
 }
 
-TEST_CASE("device store: reopening the database keeps everything", "[unit]") {
+TEST_CASE("device store: reopening the database keeps everything", "[unit][store]") {
   Fixture f;
   const Device phone = make_device("alice", "phone", 1);
   const Device laptop = make_device("alice", "laptop", 2, audit::KeyAlgorithm::ecdsa_p256);
@@ -1139,7 +1156,7 @@ TEST_CASE("device store: reopening the database keeps everything", "[unit]") {
   const auto current = f.store->current_prekeys("alice", "phone");
   f.store.reset();
 
-  auto reopened = SqliteDeviceStore::open(f.path, false);
+  auto reopened = f.open();
   CHECK(reopened->list_devices("alice") == devices);
   CHECK(reopened->find_device("alice", "phone") == phone);
   CHECK(reopened->find_device("alice", "laptop")->revocation == Revocation{4, time_at(4)});
@@ -1154,7 +1171,7 @@ TEST_CASE("device store: reopening the database keeps everything", "[unit]") {
   check_claimed(*next, *upload.one_time_prekeys, 3);
   // Opening with create on an existing devices database keeps it too.
   reopened.reset();
-  CHECK(SqliteDeviceStore::open(f.path, true)->count_one_time_prekeys("alice", "phone") ==
+  CHECK(f.open(true)->count_one_time_prekeys("alice", "phone") ==
         OneTimePrekeyCounts{8, 4});
 }
 
@@ -1171,7 +1188,7 @@ TEST_CASE("device store: a version 1 database is upgraded in place", "[unit]") {
     db.exec("DELETE FROM prekeys WHERE kind = 'one_time_prekey' AND key_id < 102");
     db.exec("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
   }
-  f.store = SqliteDeviceStore::open(f.path, false);
+  f.store = f.open();
   CHECK(f.store->count_one_time_prekeys("alice", "phone") == OneTimePrekeyCounts{8, 3});
   for (std::uint32_t id = 102; id < 110; ++id) {
     const auto claimed = f.store->claim_one_time_prekey("alice", "phone", kOneTime);
@@ -1185,8 +1202,8 @@ TEST_CASE("device store: a version 1 database is upgraded in place", "[unit]") {
   auto version = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'");
   REQUIRE(version.step());
   CHECK(version.column_text(0) == "2");
-  CHECK(rows(f.path, "one_time_lists") == 2);
-  CHECK(SqliteDeviceStore::open(f.path, false)->count_one_time_prekeys("alice", "phone") == OneTimePrekeyCounts{0, 3});
+  CHECK(f.rows("one_time_lists") == 2);
+  CHECK(f.open()->count_one_time_prekeys("alice", "phone") == OneTimePrekeyCounts{0, 3});
 }
 
 TEST_CASE("device store: a database of another schema version or kind is refused", "[unit]") {
