@@ -40,13 +40,19 @@ audit::VerifierKey load_verifier_key(const std::string& value) {
   }
 }
 
+std::string source_of(const CommonOptions& options) { return options.tiles.empty() ? options.server : options.tiles; }
+
 ClientFactory client_factory(const CommonOptions& options) {
   audit::client::ClientOptions client_options;
   if (!options.cacert.empty()) {
     if (!std::filesystem::exists(options.cacert)) throw UsageError("--cacert file " + options.cacert + " does not exist");
     client_options.ca_file = options.cacert;
   }
-  const audit::client::ServerUrl url = audit::client::ServerUrl::parse(options.server);
+  if (options.server.empty() == options.tiles.empty()) throw UsageError("give either --server or --tiles");
+  // Tiles are checked against the signed checkpoint whoever serves them, so a plain HTTP mirror
+  // is as good as any; the API's answers are too, but its bearer credentials are not.
+  const audit::client::ServerUrl url = options.tiles.empty() ? audit::client::ServerUrl::parse(options.server)
+                                                             : audit::client::ServerUrl::parse(options.tiles, true);
   return [url, client_options] { return std::make_unique<audit::client::HttpsClient>(url, client_options); };
 }
 
@@ -122,9 +128,10 @@ int run_verify(const CommonOptions& options) {
 
   Report report;
   report.command = "verify";
-  report.server = options.server;
+  report.server = source_of(options);
   Progress progress;
   SyncOptions sync_options;
+  sync_options.tiles = !options.tiles.empty();
   sync_options.progress = [&](uint64_t done, uint64_t total) { progress.update(done, total); };
   sync_options.parse = true;
   ParallelAudit auditing(*auditor, std::max(std::thread::hardware_concurrency(), 1U));
@@ -149,7 +156,7 @@ int run_verify(const CommonOptions& options) {
                     {"inventories", stats.inventories},
                     {"private_keys", stats.inventory_keys}};
   return finish(report, options, sync.tree, [&] {
-    return nlohmann::json{{"version", kStateVersion}, {"command", "verify"}, {"server", options.server},
+    return nlohmann::json{{"version", kStateVersion}, {"command", "verify"}, {"server", source_of(options)},
                           {"verifier_key", verifier.to_string()}, {"tree", sync.tree->to_json()},
                           {"auditor", auditor->to_json()}};
   });
@@ -184,9 +191,10 @@ int run_monitor(const CommonOptions& options, const MonitorOptions& monitor_opti
 
   Report report;
   report.command = "monitor";
-  report.server = options.server;
+  report.server = source_of(options);
   Progress progress;
   SyncOptions sync_options;
+  sync_options.tiles = !options.tiles.empty();
   sync_options.progress = [&](uint64_t done, uint64_t total) { progress.update(done, total); };
   sync_options.parse = true;
   const SyncResult sync = sync_log(
@@ -202,7 +210,7 @@ int run_monitor(const CommonOptions& options, const MonitorOptions& monitor_opti
   fill(report, sync, state.has_value(), start);
   report.details = {{"account", monitor_options.account}, {"about_account", monitor.entries_about_account()}};
   return finish(report, options, sync.tree, [&] {
-    return nlohmann::json{{"version", kStateVersion}, {"command", "monitor"}, {"server", options.server},
+    return nlohmann::json{{"version", kStateVersion}, {"command", "monitor"}, {"server", source_of(options)},
                           {"account", monitor_options.account}, {"verifier_key", verifier.to_string()},
                           {"tree", sync.tree->to_json()}};
   });

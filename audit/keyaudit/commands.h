@@ -14,7 +14,8 @@ class UsageError : public std::runtime_error {
 };
 
 struct CommonOptions {
-  std::string server;
+  std::string server;         // the key service, https://host[:port]; or
+  std::string tiles;          // a tlog-tiles prefix, https:// or http:// (the tiles verify themselves)
   std::string verifier_key;  // the vkey string, or a file holding it
   std::string state;         // empty: no state, read everything, save nothing
   std::string cacert;

@@ -20,6 +20,7 @@
 #include "audit/checkpoint.h"
 #include "audit/client/https_client.h"
 #include "audit/hash.h"
+#include "audit/keyaudit/entry_fetcher.h"
 #include "audit/log_entry.h"
 #include "audit/verifier_key.h"
 #include "audit/violation.h"
@@ -43,6 +44,9 @@ struct SyncOptions {
   uint64_t batch = 1000;  // entries per request (the server's maximum)
   unsigned fetchers = 2;  // threads fetching requests ahead, each over its own connection
   bool parse = false;     // parse each entry on the fetching threads (FetchedEntry::parsed)
+  // Read the log as C2SP tlog-tiles (the client's base path is the tiles prefix: <base>/checkpoint,
+  // <base>/tile/...), checking every tile (tile_sync.h), instead of the /v1/log API.
+  bool tiles = false;
   // Called now and then with (entries done, entries to do).
   std::function<void(uint64_t, uint64_t)> progress;
 };
@@ -64,9 +68,6 @@ struct FetchedEntry {
   std::string_view parse_error;             // why it does not parse (parse only)
 };
 using EntryCallback = std::function<void(const FetchedEntry&)>;
-
-// Makes the connections (one for the checkpoint and proofs, one per fetching thread).
-using ClientFactory = std::function<std::unique_ptr<audit::client::HttpsClient>()>;
 
 // Throws audit::client::FetchError when the server can't be asked or answers malformed data.
 SyncResult sync_log(const ClientFactory& connect, const audit::VerifierKey& verifier,

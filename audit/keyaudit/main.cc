@@ -19,7 +19,11 @@ namespace ka = escrowless::keyaudit;
 namespace {
 
 void add_common(CLI::App& command, ka::CommonOptions& options) {
-  command.add_option("--server", options.server, "the key service, https://host[:port]")->required();
+  CLI::Option* server = command.add_option("--server", options.server, "the key service, https://host[:port]");
+  command.add_option("--tiles", options.tiles,
+                     "read the log from a tlog-tiles mirror instead: its prefix URL, https:// or http:// "
+                     "(every tile is checked against the signed checkpoint)")
+      ->excludes(server);
   command.add_option("--verifier-key", options.verifier_key,
                      "the log's C2SP verifier key (or a file holding it), obtained out of band")
       ->required();
