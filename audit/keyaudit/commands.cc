@@ -17,6 +17,7 @@
 #include "audit/keyaudit/report.h"
 #include "audit/keyaudit/state_file.h"
 #include "audit/log_auditor.h"
+#include "audit/witness_quorum.h"
 
 namespace escrowless::keyaudit {
 namespace {
@@ -38,6 +39,21 @@ audit::VerifierKey load_verifier_key(const std::string& value) {
       throw UsageError("--verifier-key file " + value + " does not hold a verifier key: " + inner.what());
     }
   }
+}
+
+// The --witness-policy and --max-age pair, loaded into `options` (which then points at `policy`).
+void load_policy(const CommonOptions& options, std::optional<audit::WitnessPolicy>& policy, SyncOptions& sync) {
+  if (options.witness_policy.empty()) {
+    if (!options.max_age.empty()) throw UsageError("--max-age needs --witness-policy");
+    return;
+  }
+  try {
+    policy = audit::load_witness_policy(options.witness_policy);
+    if (!options.max_age.empty()) sync.max_age = audit::parse_duration(options.max_age);
+  } catch (const audit::Error& e) {
+    throw UsageError(e.what());
+  }
+  sync.witness_policy = &*policy;
 }
 
 std::string source_of(const CommonOptions& options) { return options.tiles.empty() ? options.server : options.tiles; }
@@ -132,6 +148,8 @@ int run_verify(const CommonOptions& options) {
   Progress progress;
   SyncOptions sync_options;
   sync_options.tiles = !options.tiles.empty();
+  std::optional<audit::WitnessPolicy> policy;
+  load_policy(options, policy, sync_options);
   sync_options.progress = [&](uint64_t done, uint64_t total) { progress.update(done, total); };
   sync_options.parse = true;
   ParallelAudit auditing(*auditor, std::max(std::thread::hardware_concurrency(), 1U));
@@ -195,6 +213,8 @@ int run_monitor(const CommonOptions& options, const MonitorOptions& monitor_opti
   Progress progress;
   SyncOptions sync_options;
   sync_options.tiles = !options.tiles.empty();
+  std::optional<audit::WitnessPolicy> policy;
+  load_policy(options, policy, sync_options);
   sync_options.progress = [&](uint64_t done, uint64_t total) { progress.update(done, total); };
   sync_options.parse = true;
   const SyncResult sync = sync_log(

@@ -20,6 +20,8 @@ struct CommonOptions {
   std::string state;         // empty: no state, read everything, save nothing
   std::string cacert;
   bool json = false;
+  std::string witness_policy;  // policy file; empty: cosignatures are not required
+  std::string max_age;         // a duration (witness_quorum.h); empty: one day
 };
 
 struct MonitorOptions {

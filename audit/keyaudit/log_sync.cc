@@ -1,5 +1,6 @@
 #include "audit/keyaudit/log_sync.h"
 
+#include <chrono>
 #include <stdexcept>
 
 #include "audit/encoding.h"
@@ -8,6 +9,7 @@
 #include "audit/proof_verify.h"
 #include "audit/keyaudit/tile_sync.h"
 #include "audit/tile_coords.h"
+#include "audit/witness_quorum.h"
 
 namespace escrowless::keyaudit {
 namespace {
@@ -146,6 +148,16 @@ SyncResult sync_log(const ClientFactory& connect, const audit::VerifierKey& veri
     return result;
   }
   const audit::Checkpoint& checkpoint = result.checkpoint;
+  if (options.witness_policy) {
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+    try {
+      audit::require_quorum(*options.witness_policy, result.checkpoint_note, static_cast<uint64_t>(now.count()), options.max_age);
+    } catch (const audit::Error& e) {
+      result.violations.push_back(log_violation("witnesses", std::string("the checkpoint of size ") +
+                                                                  std::to_string(checkpoint.size) + ": " + e.what()));
+      return result;
+    }
+  }
   const std::string saved = "the checkpoint of size " + std::to_string(previous.size) + " saved by the last run";
 
   if (checkpoint.size < previous.size) {

@@ -23,6 +23,7 @@
 #include "audit/keyaudit/entry_fetcher.h"
 #include "audit/log_entry.h"
 #include "audit/verifier_key.h"
+#include "audit/witness_policy.h"
 #include "audit/violation.h"
 
 namespace escrowless::keyaudit {
@@ -47,6 +48,10 @@ struct SyncOptions {
   // Read the log as C2SP tlog-tiles (the client's base path is the tiles prefix: <base>/checkpoint,
   // <base>/tile/...), checking every tile (tile_sync.h), instead of the /v1/log API.
   bool tiles = false;
+  // With a policy, a checkpoint without a quorum of valid cosignatures no older than max_age
+  // seconds is a [witnesses] violation (audit/witness_quorum.h), and nothing is fetched.
+  const audit::WitnessPolicy* witness_policy = nullptr;
+  uint64_t max_age = 86400;
   // Called now and then with (entries done, entries to do).
   std::function<void(uint64_t, uint64_t)> progress;
 };

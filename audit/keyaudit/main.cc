@@ -30,6 +30,10 @@ void add_common(CLI::App& command, ka::CommonOptions& options) {
   command.add_option("--state", options.state, "state file: what earlier runs verified (created if missing)");
   command.add_option("--cacert", options.cacert, "PEM certificate(s) to trust for the server instead of the system's");
   command.add_flag("--json", options.json, "print the report as JSON");
+  command.add_option("--witness-policy", options.witness_policy,
+                     "witness policy file: require a quorum of witness cosignatures on the checkpoint");
+  command.add_option("--max-age", options.max_age,
+                     "with --witness-policy: cosignatures older than this do not count (e.g. 15m, 2h; default 1d)");
 }
 
 }  // namespace

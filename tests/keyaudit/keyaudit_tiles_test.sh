@@ -4,9 +4,13 @@
 # mirror or CDN would serve them. A clean run exits 0 from both; an incremental run re-reads the
 # partial tile it stopped in; a changed entry bundle, level-0 tile or level-1 tile, and a bundle
 # changed together with its level-0 tile, each exit 1 naming the file at fault.
-# Usage: keyaudit_tiles_test.sh keyadmin keyserviced keyaudit
+# With --witness-policy, the static copy's checkpoint cosigned by test witnesses (test_cosigner,
+# fresh OpenSSL Ed25519 keys): a met quorum exits 0; a missing witness, a stale cosignature past
+# --max-age, a cosignature of another checkpoint and an unmet group each exit 1 naming the
+# witness; keyclient fetch refuses the server's uncosigned checkpoint under a policy.
+# Usage: keyaudit_tiles_test.sh keyadmin keyserviced keyaudit keyclient test_cosigner
 set -euo pipefail
-keyadmin=$1 keyserviced=$2 keyaudit=$3
+keyadmin=$1 keyserviced=$2 keyaudit=$3 keyclient=$4 cosigner=$5
 work=$(mktemp -d)
 server= mirror=
 cleanup() {
@@ -152,6 +156,83 @@ printf "$(printf '%s' "$new_leaf" | sed 's/../\\x&/g')" | dd of="$work/bad/tile/
 tampered "a bundle and its level-0 tile changed together" "hash 0 of tile/1/000.p/1"
 fresh; printf 'x' >> "$work/bad/tile/entries/000"
 tampered "a bundle with trailing bytes" "tile/entries/000 is malformed"
+
+# --- witness cosignatures: the static copy's checkpoint, cosigned -------------------------------
+for w in w1 w2 w3; do "$cosigner" keygen "$w.example" "$work/$w.key" > "$work/$w.vkey" || fail "keygen $w"; done
+policy() {  # policy FILE QUORUM-LINES...: the three witnesses, then the given lines
+  local file=$1; shift
+  { for w in w1 w2 w3; do echo "witness $w $(cat "$work/$w.vkey")"; done; printf '%s\n' "$@"; } > "$file"
+}
+policy "$work/two-of-three" "group main 2 w1 w2 w3" "quorum main"
+policy "$work/nested" "group either any w1 w2" "group both all either w3" "quorum both"
+now=$(date +%s)
+cosigned() {  # cosigned W:AGE...: the mirror's checkpoint with each witness's cosignature AGE seconds old
+  local note spec
+  note=$(cat "$work/mirror/checkpoint"; echo x); note=${note%x}
+  for spec in "$@"; do
+    note=$(printf '%s' "$note" | "$cosigner" cosign "${spec%%:*}.example" "$work/${spec%%:*}.key" $((now - ${spec##*:})); echo x)
+    note=${note%x}
+  done
+  rm -rf "$work/bad"; cp -a "$work/mirror" "$work/bad"
+  printf '%s' "$note" > "$work/bad/checkpoint"
+}
+with_policy() {  # with_policy POLICY [ARGS...]: keyaudit verify of $work/bad under the policy
+  serve "$work/bad"
+  audit verify --tiles "$mirror_url" --verifier-key "$vkey" --witness-policy "$@" --json
+  stop_mirror
+}
+cosigned w1:10 w2:20
+with_policy "$work/two-of-three"
+expect_status 0 "two of three witnesses cosigned"
+cosigned w1:10
+with_policy "$work/two-of-three"
+expect_status 1 "one of three witnesses cosigned"
+jq -e 'any(.violations[]; .rule == "witnesses" and (.message | contains("missing w2 (no cosignature), w3 (no cosignature)")))' \
+  "$work/out" > /dev/null || fail "the missing witnesses are not named"
+jq -e '.new_entries == 0 and (.state_saved | not)' "$work/out" > /dev/null || fail "entries were read without a quorum"
+cosigned w1:10 w2:7200
+with_policy "$work/two-of-three" --max-age 1h
+expect_status 1 "a cosignature older than --max-age"
+jq -e 'any(.violations[]; .rule == "witnesses" and (.message | contains("w2 (cosigned at") and contains("older than the maximum age of 3600 s")))' \
+  "$work/out" > /dev/null || fail "the stale cosignature is not named"
+with_policy "$work/two-of-three" --max-age 3h
+expect_status 0 "the same cosignature within a longer --max-age"
+# w2 cosigns another checkpoint text: a bad cosignature, not an absent one.
+printf 'tiles.escrowless.test/log\n1\n%s\n' "$(head -c 32 /dev/zero | base64)" > "$work/other.txt"
+cosigned w1:10
+note=$(cat "$work/bad/checkpoint"; echo x); note=${note%x}
+printf '%s' "$note" | "$cosigner" cosign-text w2.example "$work/w2.key" "$now" "$work/other.txt" > "$work/bad/checkpoint"
+with_policy "$work/two-of-three"
+expect_status 1 "a cosignature that does not verify"
+jq -e 'any(.violations[]; .rule == "witnesses" and (.message | contains("witness w2'"'"'s cosignature on the checkpoint does not verify")))' \
+  "$work/out" > /dev/null || fail "the bad cosignature is not named"
+cosigned w2:5 w3:5
+with_policy "$work/nested"
+expect_status 0 "nested groups met (w2 for either, and w3)"
+cosigned w1:5 w2:5
+with_policy "$work/nested"
+expect_status 1 "nested groups without w3"
+jq -e 'any(.violations[]; .rule == "witnesses" and (.message | contains("quorum both") and contains("missing w3 (no cosignature)")))' \
+  "$work/out" > /dev/null || fail "the nested group's missing witness is not named"
+audit verify --tiles "$url/tlog" --verifier-key "$vkey" "${ca[@]}" --max-age 1h
+expect_status 2 "--max-age without a policy"
+audit verify --tiles "$url/tlog" --verifier-key "$vkey" "${ca[@]}" --witness-policy "$work/two-of-three" --max-age soon
+expect_status 2 "a bad --max-age"
+grep -q "'soon' is not a duration" "$work/out" || fail "the bad duration is not named"
+
+# keyclient fetch: the server's checkpoint carries no cosignature yet.
+printf '%s' "$credential" > "$work/credential"; chmod 600 "$work/credential"
+fetch() { status=0; "$keyclient" fetch --server "$url" --verifier-key "$vkey" "${ca[@]}" --account alice --credential "$work/credential" "$@" > "$work/out" 2>&1 || status=$?; }
+fetch --witness-policy "$work/two-of-three"
+expect_status 1 "keyclient with a policy and no cosignatures"
+grep -q "verification failed: checkpoint: no quorum of witness cosignatures (quorum main): missing w1 (no cosignature), w2 (no cosignature), w3 (no cosignature)" \
+  "$work/out" || fail "keyclient does not name the missing witnesses"
+policy "$work/none" "quorum none"
+fetch --witness-policy "$work/none" --max-age 10m
+expect_status 0 "keyclient with a policy that requires no cosignature"
+status=0; "$keyclient" fetch --server "https://127.0.0.1:1" --verifier-key "$vkey" --account alice --credential "$work/credential" > "$work/out" 2>&1 || status=$?
+expect_status 2 "keyclient with no server listening"
+grep -q "cannot connect to https://127.0.0.1:1: connection refused" "$work/out" || fail "keyclient does not name the refused connection"
 
 # --- usage ------------------------------------------------------------------------------------
 audit verify --tiles "$url/tlog" --server "$url" --verifier-key "$vkey" "${ca[@]}"
