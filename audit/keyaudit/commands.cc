@@ -12,6 +12,7 @@
 #include "audit/account_monitor.h"
 #include "audit/client/https_client.h"
 #include "audit/error.h"
+#include "audit/keyaudit/also_seen.h"
 #include "audit/keyaudit/log_sync.h"
 #include "audit/keyaudit/parallel_audit.h"
 #include "audit/keyaudit/report.h"
@@ -152,6 +153,10 @@ int run_verify(const CommonOptions& options) {
   load_policy(options, policy, sync_options);
   sync_options.progress = [&](uint64_t done, uint64_t total) { progress.update(done, total); };
   sync_options.parse = true;
+  const std::vector<SeenCheckpoint> seen = load_seen(options.also_seen, verifier);
+  for (const SeenCheckpoint& other : seen) {
+    if (other.checkpoint.size > previous.size) sync_options.record_roots.insert(other.checkpoint.size);
+  }
   ParallelAudit auditing(*auditor, std::max(std::thread::hardware_concurrency(), 1U));
   const SyncResult sync = sync_log(
       connect, verifier, previous,
@@ -167,12 +172,25 @@ int run_verify(const CommonOptions& options) {
   report.violations = auditing.finish();
   progress.finish();
   fill(report, sync, state.has_value(), start);
+  nlohmann::json seen_details = nlohmann::json::array();
+  if (!seen.empty() && sync.tree) {
+    VerifiedView view{sync.checkpoint_note, sync.checkpoint, sync.roots};
+    if (previous.size > 0) view.roots.emplace(previous.size, previous.root);
+    ConsistencyProofs proofs;
+    if (options.tiles.empty()) {
+      proofs = [&connect](uint64_t from, uint64_t to) { return fetch_consistency_proof(*connect(), from, to); };
+    }
+    // Log-wide findings go first, as fill() puts the sync's.
+    std::vector<audit::Violation> found = compare_seen(seen, view, proofs, seen_details);
+    report.violations.insert(report.violations.begin(), found.begin(), found.end());
+  }
   const audit::LogAuditor::Stats stats = auditor->stats();
   report.details = {{"devices", stats.devices},
                     {"revoked", stats.revoked},
                     {"signatures", stats.signatures},
                     {"inventories", stats.inventories},
                     {"private_keys", stats.inventory_keys}};
+  if (!seen.empty()) report.details["also_seen"] = seen_details;
   return finish(report, options, sync.tree, [&] {
     return nlohmann::json{{"version", kStateVersion}, {"command", "verify"}, {"server", source_of(options)},
                           {"verifier_key", verifier.to_string()}, {"tree", sync.tree->to_json()},

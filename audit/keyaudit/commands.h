@@ -5,6 +5,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace escrowless::keyaudit {
 
@@ -22,6 +23,7 @@ struct CommonOptions {
   bool json = false;
   std::string witness_policy;  // policy file; empty: cosignatures are not required
   std::string max_age;         // a duration (witness_quorum.h); empty: one day
+  std::vector<std::string> also_seen;  // verify: checkpoints published elsewhere (also_seen.h)
 };
 
 struct MonitorOptions {

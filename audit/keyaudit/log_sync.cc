@@ -97,6 +97,7 @@ void fetch_entries(const ClientFactory& connect, const audit::client::HttpsClien
     for (std::size_t i = 0; i < chunk->entries.size(); ++i) {
       if (chunk->start + i < from) continue;  // seen by the last run; checked against its tile only
       tree.append(chunk->leaf_hashes[i]);
+      if (options.record_roots.contains(tree.size())) result.roots.emplace(tree.size(), tree.root());
       FetchedEntry entry{chunk->start + i, chunk->entries[i], nullptr, {}};
       if (options.parse) {
         entry.parsed = chunk->parsed[i] ? &*chunk->parsed[i] : nullptr;
@@ -111,6 +112,11 @@ void fetch_entries(const ClientFactory& connect, const audit::client::HttpsClien
 }
 
 }  // namespace
+
+std::vector<audit::Hash> fetch_consistency_proof(const audit::client::HttpsClient& client, uint64_t from, uint64_t to) {
+  const std::string path = "/v1/log/proof/consistency?from=" + std::to_string(from) + "&to=" + std::to_string(to);
+  return proof_of(parse_json(client.get(path), "GET " + path), "GET " + path);
+}
 
 nlohmann::json VerifiedTree::to_json() const {
   nlohmann::json nodes = nlohmann::json::array();
@@ -174,9 +180,7 @@ SyncResult sync_log(const ClientFactory& connect, const audit::VerifierKey& veri
   }
   // From tiles, recomputing the new root from the saved frontier below proves the consistency.
   if (!options.tiles && previous.size > 0 && checkpoint.size > previous.size) {
-    const std::string path = "/v1/log/proof/consistency?from=" + std::to_string(previous.size) + "&to=" +
-                             std::to_string(checkpoint.size);
-    const auto proof = proof_of(parse_json(client.get(path), "GET " + path), "GET " + path);
+    const auto proof = fetch_consistency_proof(client, previous.size, checkpoint.size);
     try {
       audit::verify_consistency(previous.size, checkpoint.size, previous.root, checkpoint.root, proof);
     } catch (const audit::Error& e) {

@@ -9,7 +9,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <map>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -52,6 +54,8 @@ struct SyncOptions {
   // seconds is a [witnesses] violation (audit/witness_quorum.h), and nothing is fetched.
   const audit::WitnessPolicy* witness_policy = nullptr;
   uint64_t max_age = 86400;
+  // Sizes whose roots to record (SyncResult::roots) as the new entries are hashed.
+  std::set<uint64_t> record_roots;
   // Called now and then with (entries done, entries to do).
   std::function<void(uint64_t, uint64_t)> progress;
 };
@@ -63,6 +67,7 @@ struct SyncResult {
   uint64_t fetched = 0;                  // new entries fetched and handed to the callback
   std::vector<audit::Violation> violations;  // about the log as a whole (index unset)
   std::optional<VerifiedTree> tree;      // set only when the checkpoint, consistency and root checked
+  std::map<uint64_t, audit::Hash> roots;  // SyncOptions::record_roots met in (previous size, size]
 };
 
 // One entry: its index, the bytes as logged and, with SyncOptions::parse, parse_entry()'s result.
@@ -73,6 +78,9 @@ struct FetchedEntry {
   std::string_view parse_error;             // why it does not parse (parse only)
 };
 using EntryCallback = std::function<void(const FetchedEntry&)>;
+
+// GET /v1/log/proof/consistency?from=&to=. Throws FetchError.
+std::vector<audit::Hash> fetch_consistency_proof(const audit::client::HttpsClient& client, uint64_t from, uint64_t to);
 
 // Throws audit::client::FetchError when the server can't be asked or answers malformed data.
 SyncResult sync_log(const ClientFactory& connect, const audit::VerifierKey& verifier,

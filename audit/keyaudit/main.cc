@@ -50,6 +50,10 @@ int main(int argc, char** argv) {
   add_common(*verify, options);
   CLI::App* watch = app.add_subcommand("monitor", "check that every entry about an account is one its owner expects");
   add_common(*watch, options);
+  verify->add_option("--also-seen", options.also_seen,
+                      "checkpoints of this log published elsewhere (a witness's cosigned checkpoint, another "
+                      "auditor's state file): a different root for the same size is reported as a split view")
+      ->expected(1, -1);
   watch->add_option("--account", monitor.account, "the account to watch")->required();
   watch->add_option("--expect", monitor.expect, "JSON file of the account's known devices (see docs/auditor-guide.md)")
       ->required();

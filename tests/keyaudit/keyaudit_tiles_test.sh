@@ -25,16 +25,24 @@ data=$work/data
 "$keyadmin" init --data-dir "$data" --port 0 --origin tiles.escrowless.test/log > /dev/null
 vkey=$("$keyadmin" log verifier-key --data-dir "$data")
 ca=(--cacert "$data/tls/cert.pem")
-"$keyserviced" --config "$data/keyservice.conf" > "$work/server.log" 2>&1 &
-server=$!
-for _ in $(seq 600); do
-  port=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\).*|\1|p' "$work/server.log" 2>/dev/null || true)
-  [[ -n $port ]] && break
-  kill -0 "$server" 2>/dev/null || { cat "$work/server.log" >&2; fail "keyserviced exited at start"; }
-  sleep 0.1
-done
-[[ -n $port ]] || fail "keyserviced did not start listening"
-url=https://localhost:$port
+starts=0
+start_server() {  # start_server DATA-DIR: sets $server, $port, $url
+  starts=$((starts + 1))
+  local log=$work/server-$starts.log
+  port=
+  "$keyserviced" --config "$1/keyservice.conf" > "$log" 2>&1 &
+  server=$!
+  for _ in $(seq 600); do
+    port=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\).*|\1|p' "$log" 2>/dev/null || true)
+    [[ -n $port ]] && break
+    kill -0 "$server" 2>/dev/null || { cat "$log" >&2; fail "keyserviced exited at start"; }
+    sleep 0.1
+  done
+  [[ -n $port ]] || fail "keyserviced did not start listening"
+  url=https://localhost:$port
+}
+stop_server() { kill -TERM "$server"; wait "$server" || true; server=; }
+start_server "$data"
 
 admin() { curl -sf "${ca[@]}" -H "Authorization: Bearer $(cat "$data/admin-token")" -H 'Content-Length: 0' "$@"; }
 admin -X POST "$url/v1/accounts/alice/devices" > "$work/phone.json" || fail "enroll"
@@ -246,4 +254,50 @@ expect_status 2 "the API over plain HTTP"
 audit verify --server "https://127.0.0.1:1" --verifier-key "$vkey"
 expect_status 2 "no server listening"
 grep -q "cannot connect to https://127.0.0.1:1: connection refused" "$work/out" || fail "the refused connection is not named"
+# --- --also-seen: a split view made for real ---------------------------------------------------
+# The log's data copied: the honest log and the fork sign different entries at the same sizes.
+checkpoint() { curl -sf "${ca[@]}" "$url/v1/log/checkpoint" > "$1" || fail "checkpoint"; }
+stop_server
+cp -a "$data" "$work/fork"
+start_server "$data"
+uploads 500 504
+checkpoint "$work/honest.note"
+"$cosigner" cosign w1.example "$work/w1.key" "$now" < "$work/honest.note" > "$work/honest-cosigned.note" || fail "cosign"
+uploads 505 509
+checkpoint "$work/honest-later.note"
+stop_server
+# keyservice.conf names paths inside the data folder: the fork goes in its place.
+mv "$data" "$work/honest-data" && mv "$work/fork" "$data"
+start_server "$data"
+# The fork grows to the honest checkpoint's size with other entries.
+fork_size=$(curl -sf "${ca[@]}" "$url/v1/log/checkpoint" | sed -n 2p)
+honest_size=$(sed -n 2p "$work/honest.note")
+(( fork_size < honest_size )) || fail "the fork ($fork_size) is not behind the honest log ($honest_size)"
+uploads 600 $((600 + honest_size - fork_size - 1))
+[[ $(curl -sf "${ca[@]}" "$url/v1/log/checkpoint" | sed -n 2p) == "$honest_size" ]] \
+  || fail "the fork's size differs from the honest checkpoint's"
+audit verify --server "$url" --verifier-key "$vkey" "${ca[@]}" --also-seen "$work/tiles.state" --json
+expect_status 0 "another auditor's older state, consistent with the fork's prefix"
+jq -e '.details.also_seen[0].result == "consistent"' "$work/out" > /dev/null || fail "the consistent state is not reported so"
+audit verify --server "$url" --verifier-key "$vkey" "${ca[@]}" --also-seen "$work/honest-cosigned.note"
+expect_status 1 "a witness's cosigned checkpoint of the same size with another root"
+grep -q "\[split_view\] split view: the log signed two trees of size" "$work/out" || fail "the split view is not named"
+grep -q "| — w1.example " "$work/out" || fail "the witness's checkpoint is not quoted"
+grep -q "the log was rewritten" "$work/out" && fail "a split view reported as a rewrite"
+uploads 605 620
+audit verify --tiles "$url/tlog" --verifier-key "$vkey" "${ca[@]}" --also-seen "$work/honest-later.note" --json
+expect_status 1 "a smaller checkpoint the fork is not consistent with (from tiles)"
+jq -e 'any(.violations[]; .rule == "split_view" and (.message | contains("two trees of size")))' "$work/out" > /dev/null \
+  || fail "the smaller inconsistent checkpoint is not a split view"
+audit verify --server "$url" --verifier-key "$vkey" "${ca[@]}" --state "$work/fork.state"
+expect_status 0 "the fork on its own"
+uploads 621 622
+audit verify --server "$url" --verifier-key "$vkey" "${ca[@]}" --state "$work/fork.state" --also-seen "$work/honest-later.note" --json
+expect_status 1 "an older checkpoint checked by a consistency proof"
+jq -e 'any(.violations[]; .rule == "split_view" and (.message | contains("is not consistent with this run")))' "$work/out" > /dev/null \
+  || fail "the inconsistent older checkpoint is not a split view"
+echo "not a note" > "$work/junk.note"
+audit verify --server "$url" --verifier-key "$vkey" "${ca[@]}" --also-seen "$work/junk.note"
+expect_status 2 "an --also-seen file that is no checkpoint of this log"
+stop_server
 echo "keyaudit tiles: all checks passed"
