@@ -146,7 +146,7 @@ int run_verify(const CommonOptions& options) {
   Report report;
   report.command = "verify";
   report.server = source_of(options);
-  Progress progress;
+  Progress progress(!options.json);
   SyncOptions sync_options;
   sync_options.tiles = !options.tiles.empty();
   std::optional<audit::WitnessPolicy> policy;
@@ -228,7 +228,7 @@ int run_monitor(const CommonOptions& options, const MonitorOptions& monitor_opti
   Report report;
   report.command = "monitor";
   report.server = source_of(options);
-  Progress progress;
+  Progress progress(!options.json);
   SyncOptions sync_options;
   sync_options.tiles = !options.tiles.empty();
   std::optional<audit::WitnessPolicy> policy;
