@@ -8,9 +8,10 @@
 # fresh OpenSSL Ed25519 keys): a met quorum exits 0; a missing witness, a stale cosignature past
 # --max-age, a cosignature of another checkpoint and an unmet group each exit 1 naming the
 # witness; keyclient fetch refuses the server's uncosigned checkpoint under a policy.
-# Usage: keyaudit_tiles_test.sh keyadmin keyserviced keyaudit keyclient test_cosigner
+# scripts/verify-bundle checks the same policy on a bundle whose checkpoint the test cosigned.
+# Usage: keyaudit_tiles_test.sh keyadmin keyserviced keyaudit keyclient test_cosigner verify-bundle
 set -euo pipefail
-keyadmin=$1 keyserviced=$2 keyaudit=$3 keyclient=$4 cosigner=$5
+keyadmin=$1 keyserviced=$2 keyaudit=$3 keyclient=$4 cosigner=$5 verify_bundle=$6
 work=$(mktemp -d)
 server= mirror=
 cleanup() {
@@ -238,6 +239,28 @@ grep -q "verification failed: checkpoint: no quorum of witness cosignatures (quo
 policy "$work/none" "quorum none"
 fetch --witness-policy "$work/none" --max-age 10m
 expect_status 0 "keyclient with a policy that requires no cosignature"
+# scripts/verify-bundle: the bundle's checkpoint cosigned here.
+curl -sf "${ca[@]}" -H "Authorization: Bearer $credential" "$url/v1/accounts/alice/devices/$phone/bundle" > "$work/bundle.json" \
+  || fail "fetch a bundle"
+bundle_cosigned() {  # bundle_cosigned W:AGE...: the bundle with its checkpoint cosigned so
+  local note spec
+  note=$(jq -j .checkpoint "$work/bundle.json"; echo x); note=${note%x}
+  for spec in "$@"; do
+    note=$(printf '%s' "$note" | "$cosigner" cosign "${spec%%:*}.example" "$work/${spec%%:*}.key" $((now - ${spec##*:})); echo x)
+    note=${note%x}
+  done
+  jq --arg note "$note" '.checkpoint = $note' "$work/bundle.json" > "$work/bundle-cosigned.json"
+}
+bundle_cosigned w1:10 w3:10
+"$verify_bundle" "$work/bundle-cosigned.json" "$vkey" "$work/two-of-three" > "$work/out" 2>&1 || fail "verify-bundle with a met quorum"
+bundle_cosigned w1:10 w3:7200
+status=0; "$verify_bundle" "$work/bundle-cosigned.json" "$vkey" "$work/two-of-three" 3600 > "$work/out" 2>&1 || status=$?
+[[ $status == 1 ]] || fail "verify-bundle accepted a stale cosignature"
+grep -q "FAIL: no quorum of witness cosignatures (quorum main): missing w2 (no cosignature), w3 (cosigned at .*, older than 3600 s)" \
+  "$work/out" || fail "verify-bundle does not name the missing witnesses"
+bundle_cosigned w2:5 w3:5
+"$verify_bundle" "$work/bundle-cosigned.json" "$vkey" "$work/nested" > "$work/out" 2>&1 || fail "verify-bundle with nested groups met"
+
 status=0; "$keyclient" fetch --server "https://127.0.0.1:1" --verifier-key "$vkey" --account alice --credential "$work/credential" > "$work/out" 2>&1 || status=$?
 expect_status 2 "keyclient with no server listening"
 grep -q "cannot connect to https://127.0.0.1:1: connection refused" "$work/out" || fail "keyclient does not name the refused connection"
