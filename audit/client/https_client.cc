@@ -151,6 +151,9 @@ std::string HttpsClient::get(const std::string& path) const {
     std::string message = "GET " + url_.origin() + target + " failed: " + httplib::to_string(result.error());
     if (result.error() == httplib::Error::SSLServerVerification)
       message += " (the server certificate did not verify; pass the server's certificate with --cacert)";
+    // Some OpenSSL builds fail the handshake itself on an untrusted certificate.
+    if (result.error() == httplib::Error::SSLConnection && url_.tls)
+      message += " (the TLS handshake failed; if the server's certificate is self-signed or from a private CA, pass it with --cacert)";
     throw FetchError(message);
   }
   if (result->status < 200 || result->status > 299)
