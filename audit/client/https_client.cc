@@ -5,21 +5,35 @@
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <utility>
 
 namespace escrowless::audit::client {
 
-ServerUrl ServerUrl::parse(std::string_view url) {
-  constexpr std::string_view scheme = "https://";
-  if (!url.starts_with(scheme)) throw FetchError("server URL must start with https://");
-  std::string_view rest = url.substr(scheme.size());
+ServerUrl ServerUrl::parse(std::string_view url, bool allow_http) {
+  ServerUrl parsed;
+  std::string_view rest;
+  if (url.starts_with("https://")) {
+    rest = url.substr(8);
+  } else if (allow_http && url.starts_with("http://")) {
+    rest = url.substr(7);
+    parsed.tls = false;
+    parsed.port = 80;
+  } else {
+    throw FetchError(allow_http ? "URL must start with https:// or http://" : "server URL must start with https://");
+  }
   const std::size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
   // Checked first, and no message echoes the URL: user info may hold a password.
   if (authority.find('@') != std::string_view::npos || rest.find_first_of("?#") != std::string_view::npos)
     throw FetchError("server URL must not carry user info, a query or a fragment");
-  ServerUrl parsed;
   if (slash != std::string_view::npos) {
     parsed.base_path = std::string(rest.substr(slash));
     while (!parsed.base_path.empty() && parsed.base_path.back() == '/') parsed.base_path.pop_back();
@@ -50,11 +64,21 @@ ServerUrl ServerUrl::parse(std::string_view url) {
   return parsed;
 }
 
-HttpsClient::HttpsClient(const ServerUrl& url, ClientOptions options)
-    : url_(url), bearer_(std::move(options.bearer)), client_(std::make_unique<httplib::SSLClient>(url.host, url.port)) {
-  if (options.ca_file) client_->set_ca_cert_path(options.ca_file->c_str());
-  client_->enable_server_certificate_verification(true);
-  SSL_CTX_set_min_proto_version(client_->ssl_context(), TLS1_2_VERSION);
+std::string ServerUrl::origin() const {
+  const bool v6 = host.find(':') != std::string::npos;
+  return std::string(tls ? "https://" : "http://") + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+HttpsClient::HttpsClient(const ServerUrl& url, ClientOptions options) : url_(url), bearer_(std::move(options.bearer)) {
+  if (url.tls) {
+    auto tls = std::make_unique<httplib::SSLClient>(url.host, url.port);
+    if (options.ca_file) tls->set_ca_cert_path(options.ca_file->c_str());
+    tls->enable_server_certificate_verification(true);
+    SSL_CTX_set_min_proto_version(tls->ssl_context(), TLS1_2_VERSION);
+    client_ = std::move(tls);
+  } else {
+    client_ = std::make_unique<httplib::ClientImpl>(url.host, url.port);
+  }
   client_->set_connection_timeout(options.timeout_seconds, 0);
   client_->set_read_timeout(options.timeout_seconds, 0);
   client_->set_keep_alive(true);
@@ -75,6 +99,35 @@ std::string describe_failure(const httplib::Response& response) {
   return text;
 }
 
+// Why a TCP connection to host:port fails, in the operating system's words ("connection
+// refused"): httplib says only "Connection", so the connection is tried once more to learn why.
+std::string connect_failure_reason(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const std::string service = std::to_string(port);
+  if (const int code = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found); code != 0) {
+    return std::string("cannot resolve ") + host + ": " + ::gai_strerror(code);
+  }
+  int error = 0;
+  for (const addrinfo* address = found; address; address = address->ai_next) {
+    const int fd = ::socket(address->ai_family, address->ai_socktype | SOCK_CLOEXEC, address->ai_protocol);
+    if (fd < 0) {
+      error = errno;
+      continue;
+    }
+    const int connected = ::connect(fd, address->ai_addr, address->ai_addrlen);
+    error = connected == 0 ? 0 : errno;
+    ::close(fd);
+    if (connected == 0) break;
+  }
+  ::freeaddrinfo(found);
+  if (error == 0) return "the connection failed";  // it works now: the server was starting or busy
+  std::string reason = std::strerror(error);
+  if (!reason.empty()) reason[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(reason[0])));
+  return reason;
+}
+
 }  // namespace
 
 std::string HttpsClient::get(const std::string& path) const {
@@ -88,10 +141,19 @@ std::string HttpsClient::get(const std::string& path) const {
     client_->stop();
     result = client_->Get(target.c_str(), headers);
   }
+  if (!result && result.error() == httplib::Error::Connection) {
+    throw FetchError("cannot connect to " + url_.origin() + ": " + connect_failure_reason(url_.host, url_.port));
+  }
+  if (!result && result.error() == httplib::Error::ConnectionTimeout) {
+    throw FetchError("cannot connect to " + url_.origin() + ": timed out");
+  }
   if (!result) {
-    std::string message = "GET " + target + " failed: " + httplib::to_string(result.error());
+    std::string message = "GET " + url_.origin() + target + " failed: " + httplib::to_string(result.error());
     if (result.error() == httplib::Error::SSLServerVerification)
       message += " (the server certificate did not verify; pass the server's certificate with --cacert)";
+    // Some OpenSSL builds fail the handshake itself on an untrusted certificate.
+    if (result.error() == httplib::Error::SSLConnection && url_.tls)
+      message += " (the TLS handshake failed; if the server's certificate is self-signed or from a private CA, pass it with --cacert)";
     throw FetchError(message);
   }
   if (result->status < 200 || result->status > 299)

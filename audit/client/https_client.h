@@ -1,6 +1,6 @@
 // The one HTTPS client of the verifying tools (keyaudit, keyclient): GETs against a keyserviced
 // base URL with the server certificate verified (a given CA file, else the system's store), TLS
-// 1.2 or later. Lives beside the audit core, not in it, so an app can link the verification
+// 1.2 or later; plain HTTP only for a URL parsed with allow_http (self-verifying tiles). Lives beside the audit core, not in it, so an app can link the verification
 // without an HTTP stack.
 #pragma once
 
@@ -12,7 +12,7 @@
 #include <string_view>
 
 namespace httplib {
-class SSLClient;
+class ClientImpl;
 }
 
 namespace escrowless::audit::client {
@@ -25,13 +25,19 @@ class FetchError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// "https://host[:port][/base]"; the port defaults to 443. IPv6 hosts in brackets.
+// "https://host[:port][/base]"; the port defaults to 443. IPv6 hosts in brackets. With
+// `allow_http`, "http://host[:port][/base]" too (port 80): only for content that verifies itself
+// whoever serves it, such as a tlog-tiles mirror.
 struct ServerUrl {
+  bool tls = true;
   std::string host;
   int port = 443;
   std::string base_path;  // no trailing '/', may be empty
 
-  static ServerUrl parse(std::string_view url);  // throws FetchError naming what is wrong
+  // Throws FetchError naming what is wrong.
+  static ServerUrl parse(std::string_view url, bool allow_http = false);
+  // "https://host:port" (IPv6 hosts in brackets), for messages: never user info.
+  std::string origin() const;
 };
 
 struct ClientOptions {
@@ -48,6 +54,8 @@ class HttpsClient {
   HttpsClient& operator=(const HttpsClient&) = delete;
 
   // GET base_path + `path` (which starts with '/' and may carry a query); the body of a 2xx answer.
+  // A server that can't be reached throws "cannot connect to https://host:port: <reason>" with
+  // the operating system's reason (e.g. "connection refused").
   std::string get(const std::string& path) const;
 
   // A POST's answer, whatever its status: protocols such as C2SP tlog-witness answer in their
@@ -64,7 +72,7 @@ class HttpsClient {
  private:
   ServerUrl url_;
   std::string bearer_;
-  std::unique_ptr<httplib::SSLClient> client_;
+  std::unique_ptr<httplib::ClientImpl> client_;  // an httplib::SSLClient unless url.tls is false
 };
 
 }  // namespace escrowless::audit::client

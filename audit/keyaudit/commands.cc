@@ -12,11 +12,13 @@
 #include "audit/account_monitor.h"
 #include "audit/client/https_client.h"
 #include "audit/error.h"
+#include "audit/keyaudit/also_seen.h"
 #include "audit/keyaudit/log_sync.h"
 #include "audit/keyaudit/parallel_audit.h"
 #include "audit/keyaudit/report.h"
 #include "audit/keyaudit/state_file.h"
 #include "audit/log_auditor.h"
+#include "audit/witness_quorum.h"
 
 namespace escrowless::keyaudit {
 namespace {
@@ -40,13 +42,34 @@ audit::VerifierKey load_verifier_key(const std::string& value) {
   }
 }
 
+// The --witness-policy and --max-age pair, loaded into `options` (which then points at `policy`).
+void load_policy(const CommonOptions& options, std::optional<audit::WitnessPolicy>& policy, SyncOptions& sync) {
+  if (options.witness_policy.empty()) {
+    if (!options.max_age.empty()) throw UsageError("--max-age needs --witness-policy");
+    return;
+  }
+  try {
+    policy = audit::load_witness_policy(options.witness_policy);
+    if (!options.max_age.empty()) sync.max_age = audit::parse_duration(options.max_age);
+  } catch (const audit::Error& e) {
+    throw UsageError(e.what());
+  }
+  sync.witness_policy = &*policy;
+}
+
+std::string source_of(const CommonOptions& options) { return options.tiles.empty() ? options.server : options.tiles; }
+
 ClientFactory client_factory(const CommonOptions& options) {
   audit::client::ClientOptions client_options;
   if (!options.cacert.empty()) {
     if (!std::filesystem::exists(options.cacert)) throw UsageError("--cacert file " + options.cacert + " does not exist");
     client_options.ca_file = options.cacert;
   }
-  const audit::client::ServerUrl url = audit::client::ServerUrl::parse(options.server);
+  if (options.server.empty() == options.tiles.empty()) throw UsageError("give either --server or --tiles");
+  // Tiles are checked against the signed checkpoint whoever serves them, so a plain HTTP mirror
+  // is as good as any; the API's answers are too, but its bearer credentials are not.
+  const audit::client::ServerUrl url = options.tiles.empty() ? audit::client::ServerUrl::parse(options.server)
+                                                             : audit::client::ServerUrl::parse(options.tiles, true);
   return [url, client_options] { return std::make_unique<audit::client::HttpsClient>(url, client_options); };
 }
 
@@ -122,11 +145,18 @@ int run_verify(const CommonOptions& options) {
 
   Report report;
   report.command = "verify";
-  report.server = options.server;
-  Progress progress;
+  report.server = source_of(options);
+  Progress progress(!options.json);
   SyncOptions sync_options;
+  sync_options.tiles = !options.tiles.empty();
+  std::optional<audit::WitnessPolicy> policy;
+  load_policy(options, policy, sync_options);
   sync_options.progress = [&](uint64_t done, uint64_t total) { progress.update(done, total); };
   sync_options.parse = true;
+  const std::vector<SeenCheckpoint> seen = load_seen(options.also_seen, verifier);
+  for (const SeenCheckpoint& other : seen) {
+    if (other.checkpoint.size > previous.size) sync_options.record_roots.insert(other.checkpoint.size);
+  }
   ParallelAudit auditing(*auditor, std::max(std::thread::hardware_concurrency(), 1U));
   const SyncResult sync = sync_log(
       connect, verifier, previous,
@@ -142,14 +172,27 @@ int run_verify(const CommonOptions& options) {
   report.violations = auditing.finish();
   progress.finish();
   fill(report, sync, state.has_value(), start);
+  nlohmann::json seen_details = nlohmann::json::array();
+  if (!seen.empty() && sync.tree) {
+    VerifiedView view{sync.checkpoint_note, sync.checkpoint, sync.roots};
+    if (previous.size > 0) view.roots.emplace(previous.size, previous.root);
+    ConsistencyProofs proofs;
+    if (options.tiles.empty()) {
+      proofs = [&connect](uint64_t from, uint64_t to) { return fetch_consistency_proof(*connect(), from, to); };
+    }
+    // Log-wide findings go first, as fill() puts the sync's.
+    std::vector<audit::Violation> found = compare_seen(seen, view, proofs, seen_details);
+    report.violations.insert(report.violations.begin(), found.begin(), found.end());
+  }
   const audit::LogAuditor::Stats stats = auditor->stats();
   report.details = {{"devices", stats.devices},
                     {"revoked", stats.revoked},
                     {"signatures", stats.signatures},
                     {"inventories", stats.inventories},
                     {"private_keys", stats.inventory_keys}};
+  if (!seen.empty()) report.details["also_seen"] = seen_details;
   return finish(report, options, sync.tree, [&] {
-    return nlohmann::json{{"version", kStateVersion}, {"command", "verify"}, {"server", options.server},
+    return nlohmann::json{{"version", kStateVersion}, {"command", "verify"}, {"server", source_of(options)},
                           {"verifier_key", verifier.to_string()}, {"tree", sync.tree->to_json()},
                           {"auditor", auditor->to_json()}};
   });
@@ -184,9 +227,12 @@ int run_monitor(const CommonOptions& options, const MonitorOptions& monitor_opti
 
   Report report;
   report.command = "monitor";
-  report.server = options.server;
-  Progress progress;
+  report.server = source_of(options);
+  Progress progress(!options.json);
   SyncOptions sync_options;
+  sync_options.tiles = !options.tiles.empty();
+  std::optional<audit::WitnessPolicy> policy;
+  load_policy(options, policy, sync_options);
   sync_options.progress = [&](uint64_t done, uint64_t total) { progress.update(done, total); };
   sync_options.parse = true;
   const SyncResult sync = sync_log(
@@ -202,7 +248,7 @@ int run_monitor(const CommonOptions& options, const MonitorOptions& monitor_opti
   fill(report, sync, state.has_value(), start);
   report.details = {{"account", monitor_options.account}, {"about_account", monitor.entries_about_account()}};
   return finish(report, options, sync.tree, [&] {
-    return nlohmann::json{{"version", kStateVersion}, {"command", "monitor"}, {"server", options.server},
+    return nlohmann::json{{"version", kStateVersion}, {"command", "monitor"}, {"server", source_of(options)},
                           {"account", monitor_options.account}, {"verifier_key", verifier.to_string()},
                           {"tree", sync.tree->to_json()}};
   });

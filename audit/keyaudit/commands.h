@@ -5,6 +5,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace escrowless::keyaudit {
 
@@ -14,11 +15,15 @@ class UsageError : public std::runtime_error {
 };
 
 struct CommonOptions {
-  std::string server;
+  std::string server;         // the key service, https://host[:port]; or
+  std::string tiles;          // a tlog-tiles prefix, https:// or http:// (the tiles verify themselves)
   std::string verifier_key;  // the vkey string, or a file holding it
   std::string state;         // empty: no state, read everything, save nothing
   std::string cacert;
   bool json = false;
+  std::string witness_policy;  // policy file; empty: cosignatures are not required
+  std::string max_age;         // a duration (witness_quorum.h); empty: one day
+  std::vector<std::string> also_seen;  // verify: checkpoints published elsewhere (also_seen.h)
 };
 
 struct MonitorOptions {

@@ -9,7 +9,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <map>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -20,8 +22,10 @@
 #include "audit/checkpoint.h"
 #include "audit/client/https_client.h"
 #include "audit/hash.h"
+#include "audit/keyaudit/entry_fetcher.h"
 #include "audit/log_entry.h"
 #include "audit/verifier_key.h"
+#include "audit/witness_policy.h"
 #include "audit/violation.h"
 
 namespace escrowless::keyaudit {
@@ -43,6 +47,15 @@ struct SyncOptions {
   uint64_t batch = 1000;  // entries per request (the server's maximum)
   unsigned fetchers = 2;  // threads fetching requests ahead, each over its own connection
   bool parse = false;     // parse each entry on the fetching threads (FetchedEntry::parsed)
+  // Read the log as C2SP tlog-tiles (the client's base path is the tiles prefix: <base>/checkpoint,
+  // <base>/tile/...), checking every tile (tile_sync.h), instead of the /v1/log API.
+  bool tiles = false;
+  // With a policy, a checkpoint without a quorum of valid cosignatures no older than max_age
+  // seconds is a [witnesses] violation (audit/witness_quorum.h), and nothing is fetched.
+  const audit::WitnessPolicy* witness_policy = nullptr;
+  uint64_t max_age = 86400;
+  // Sizes whose roots to record (SyncResult::roots) as the new entries are hashed.
+  std::set<uint64_t> record_roots;
   // Called now and then with (entries done, entries to do).
   std::function<void(uint64_t, uint64_t)> progress;
 };
@@ -54,6 +67,7 @@ struct SyncResult {
   uint64_t fetched = 0;                  // new entries fetched and handed to the callback
   std::vector<audit::Violation> violations;  // about the log as a whole (index unset)
   std::optional<VerifiedTree> tree;      // set only when the checkpoint, consistency and root checked
+  std::map<uint64_t, audit::Hash> roots;  // SyncOptions::record_roots met in (previous size, size]
 };
 
 // One entry: its index, the bytes as logged and, with SyncOptions::parse, parse_entry()'s result.
@@ -65,8 +79,8 @@ struct FetchedEntry {
 };
 using EntryCallback = std::function<void(const FetchedEntry&)>;
 
-// Makes the connections (one for the checkpoint and proofs, one per fetching thread).
-using ClientFactory = std::function<std::unique_ptr<audit::client::HttpsClient>()>;
+// GET /v1/log/proof/consistency?from=&to=. Throws FetchError.
+std::vector<audit::Hash> fetch_consistency_proof(const audit::client::HttpsClient& client, uint64_t from, uint64_t to);
 
 // Throws audit::client::FetchError when the server can't be asked or answers malformed data.
 SyncResult sync_log(const ClientFactory& connect, const audit::VerifierKey& verifier,

@@ -19,13 +19,21 @@ namespace ka = escrowless::keyaudit;
 namespace {
 
 void add_common(CLI::App& command, ka::CommonOptions& options) {
-  command.add_option("--server", options.server, "the key service, https://host[:port]")->required();
+  CLI::Option* server = command.add_option("--server", options.server, "the key service, https://host[:port]");
+  command.add_option("--tiles", options.tiles,
+                     "read the log from a tlog-tiles mirror instead: its prefix URL, https:// or http:// "
+                     "(every tile is checked against the signed checkpoint)")
+      ->excludes(server);
   command.add_option("--verifier-key", options.verifier_key,
                      "the log's C2SP verifier key (or a file holding it), obtained out of band")
       ->required();
   command.add_option("--state", options.state, "state file: what earlier runs verified (created if missing)");
   command.add_option("--cacert", options.cacert, "PEM certificate(s) to trust for the server instead of the system's");
   command.add_flag("--json", options.json, "print the report as JSON");
+  command.add_option("--witness-policy", options.witness_policy,
+                     "witness policy file: require a quorum of witness cosignatures on the checkpoint");
+  command.add_option("--max-age", options.max_age,
+                     "with --witness-policy: cosignatures older than this do not count (e.g. 15m, 2h; default 1d)");
 }
 
 }  // namespace
@@ -42,6 +50,10 @@ int main(int argc, char** argv) {
   add_common(*verify, options);
   CLI::App* watch = app.add_subcommand("monitor", "check that every entry about an account is one its owner expects");
   add_common(*watch, options);
+  verify->add_option("--also-seen", options.also_seen,
+                      "checkpoints of this log published elsewhere (a witness's cosigned checkpoint, another "
+                      "auditor's state file): a different root for the same size is reported as a split view")
+      ->expected(1, -1);
   watch->add_option("--account", monitor.account, "the account to watch")->required();
   watch->add_option("--expect", monitor.expect, "JSON file of the account's known devices (see docs/auditor-guide.md)")
       ->required();

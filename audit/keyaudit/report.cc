@@ -48,23 +48,26 @@ std::string Report::to_text() const {
   return out.str();
 }
 
-Progress::Progress(uint64_t threshold) : threshold_(threshold), terminal_(::isatty(STDERR_FILENO) == 1) {}
+Progress::Progress(bool enabled, uint64_t threshold)
+    : threshold_(threshold), enabled_(enabled && ::isatty(STDERR_FILENO) == 1) {}
 
 void Progress::update(uint64_t done, uint64_t total) {
-  if (total < threshold_) return;
+  if (!enabled_ || total < threshold_) return;
   const auto now = Clock::now();
-  if (now - last_ < (terminal_ ? std::chrono::seconds(1) : std::chrono::seconds(10)) && done < total) return;
+  if (now - last_ < std::chrono::seconds(1) && done < total) return;
   last_ = now;
   const double elapsed = std::chrono::duration<double>(now - start_).count();
-  std::fprintf(stderr, "%skeyaudit: %llu/%llu entries (%.0f/s)%s", terminal_ ? "\r" : "",
-               static_cast<unsigned long long>(done), static_cast<unsigned long long>(total),
-               elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0, terminal_ ? "" : "\n");
+  const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0;
+  const double left = rate > 0 ? static_cast<double>(total - done) / rate : 0.0;
+  // Padded so a shorter line fully covers the one before it.
+  std::fprintf(stderr, "\rkeyaudit: %llu/%llu entries (%.0f/s, %.0f s left)   ", static_cast<unsigned long long>(done),
+               static_cast<unsigned long long>(total), rate, left);
   std::fflush(stderr);
   printed_ = true;
 }
 
 void Progress::finish() {
-  if (printed_ && terminal_) std::fputs("\n", stderr);
+  if (printed_) std::fputs("\n", stderr);
   printed_ = false;
 }
 

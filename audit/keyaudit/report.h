@@ -33,19 +33,20 @@ struct Report {
   std::string to_text() const;
 };
 
-// Prints "keyaudit: 120000/1000000 entries (95000/s)" to stderr at most every second (on a
-// terminal, over itself; otherwise every 10 seconds), only for runs of more than `threshold`
-// entries. finish() ends the line.
+// Prints "keyaudit: 120000/1000000 entries (95000/s, 9 s left)" to stderr, over itself, at most
+// every second, only when stderr is a terminal and `enabled` (keyaudit passes !--json), and only
+// for runs of more than `threshold` entries: scripts and cron jobs get the report alone.
+// finish() ends the line.
 class Progress {
  public:
-  explicit Progress(uint64_t threshold = 20000);
+  explicit Progress(bool enabled, uint64_t threshold = 20000);
   void update(uint64_t done, uint64_t total);
   void finish();
 
  private:
   using Clock = std::chrono::steady_clock;
   uint64_t threshold_;
-  bool terminal_;
+  bool enabled_;
   bool printed_ = false;
   Clock::time_point start_ = Clock::now();
   Clock::time_point last_ = start_;

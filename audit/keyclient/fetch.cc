@@ -8,6 +8,9 @@
 #include "audit/json_path.h"
 #include "audit/keyclient/credential_file.h"
 #include "audit/verifier_key.h"
+#include "audit/witness_quorum.h"
+
+#include <chrono>
 
 namespace escrowless::keyclient {
 namespace {
@@ -40,6 +43,17 @@ audit::VerifiedBundles fetch_verified(const FetchOptions& options) {
   check_id(options.account, "--account");
   if (options.device) check_id(*options.device, "--device");
   const audit::BundleRequest request{options.account, options.device};
+  std::optional<audit::WitnessPolicy> policy;
+  uint64_t max_age = 86400;
+  if (!options.witness_policy && options.max_age) throw UsageError("--max-age needs --witness-policy");
+  if (options.witness_policy) {
+    try {
+      policy = audit::load_witness_policy(*options.witness_policy);
+      if (options.max_age) max_age = audit::parse_duration(*options.max_age);
+    } catch (const audit::Error& e) {
+      throw UsageError(e.what());
+    }
+  }
 
   std::string body;
   {
@@ -48,7 +62,16 @@ audit::VerifiedBundles fetch_verified(const FetchOptions& options) {
     const audit::client::HttpsClient client(url, std::move(client_options));
     body = client.get(bundle_path(request));
   }
-  return audit::verify_bundles(body, verifier, request);
+  audit::VerifiedBundles verified = audit::verify_bundles(body, verifier, request);
+  if (policy) {
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+    try {
+      audit::require_quorum(*policy, verified.checkpoint_note, static_cast<uint64_t>(now.count()), max_age);
+    } catch (const audit::Error& e) {
+      throw audit::Error(e.kind(), std::string("checkpoint: ") + e.what());
+    }
+  }
+  return verified;
 }
 
 }  // namespace escrowless::keyclient

@@ -2,7 +2,7 @@
 // verified them against the log (docs/protocol.md section 3).
 //
 //   keyclient fetch --server URL --verifier-key KEY --account A [--device D] --credential FILE
-//                   [--cacert PEM]
+//                   [--cacert PEM] [--witness-policy FILE [--max-age DURATION]]
 //
 // Exit codes: 0 verified (the bundles as JSON on stdout); 1 the answer does not verify (the first
 // failure on stderr); 2 usage, credential file, network or server errors.
@@ -36,6 +36,11 @@ void add_fetch_command(CLI::App& app, FetchOptions& options) {
       ->check(CLI::ExistingFile);
   fetch->add_option("--cacert", options.ca_file, "PEM certificate(s) to trust instead of the system store")
       ->check(CLI::ExistingFile);
+  fetch->add_option("--witness-policy", options.witness_policy,
+                    "witness policy file: require a quorum of witness cosignatures on the checkpoint")
+      ->check(CLI::ExistingFile);
+  fetch->add_option("--max-age", options.max_age,
+                    "with --witness-policy: cosignatures older than this do not count (e.g. 15m, 2h; default 1d)");
   fetch->add_option("--timeout", options.timeout_seconds, "seconds to wait for the server")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();

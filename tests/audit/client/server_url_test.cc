@@ -63,3 +63,14 @@ TEST_CASE("server url: everything else is refused naming why", "[unit]") {
     CHECK_THROWS_WITH(ServerUrl::parse(url), Catch::Contains(why));
   }
 }
+
+TEST_CASE("server url: plain http only where allowed (self-verifying tiles), port 80 by default", "[unit]") {
+  const ServerUrl plain = ServerUrl::parse("http://mirror.example.org/log/", true);
+  CHECK_FALSE(plain.tls);
+  CHECK(plain.port == 80);
+  CHECK(plain.base_path == "/log");
+  CHECK(plain.origin() == "http://mirror.example.org:80");
+  CHECK(ServerUrl::parse("https://[::1]:8443", true).origin() == "https://[::1]:8443");
+  CHECK_THROWS_WITH(ServerUrl::parse("http://mirror.example.org"), Catch::Contains("must start with https://"));
+  CHECK_THROWS_WITH(ServerUrl::parse("ftp://mirror.example.org", true), Catch::Contains("https:// or http://"));
+}

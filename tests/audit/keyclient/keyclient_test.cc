@@ -267,7 +267,7 @@ TEST_CASE("keyclient: usage credential network and server errors exit 2", "[http
       {"unknown-device", with("--device", "nosuchdevice"), "answered HTTP 404"},
       {"plain-http-url", with("--server", "http://127.0.0.1:" + std::to_string(world.server.port())), "must start with https://"},
       {"url-without-host", with("--server", "https://:8443"), "has no host"},
-      {"nothing-listening", with("--server", "https://127.0.0.1:1"), "failed: Connection"},
+      {"nothing-listening", with("--server", "https://127.0.0.1:1"), "cannot connect to https://127.0.0.1:1: connection refused"},
       {"untrusted-certificate", with("--cacert", other_dir + "/cert.pem"), "the server certificate did not verify"},
       {"group-readable-credential", with("--credential", write_secret_file(world.dir, "shared", forged, 0640)),
        "is accessible by group or others (mode 0640)"},
