@@ -3,7 +3,7 @@
 build_fuzz_targets() {
   local build=build/fuzz
   cmake -S . -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug \
-    -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" -DESCROWLESS_WERROR=ON -DESCROWLESS_FUZZ=ON \
+    -DCMAKE_CXX_FLAGS_DEBUG="$SANITIZED_DEBUG_FLAGS" -DESCROWLESS_WERROR=ON -DESCROWLESS_FUZZ=ON \
     -DESCROWLESS_TESTS=OFF -DESCROWLESS_BENCH=OFF "$@" >/dev/null
   cmake --build "$build" --target fuzz_targets -j"$(build_jobs)"
 }

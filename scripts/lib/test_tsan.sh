@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 source scripts/lib/common.sh
 
 build=build/tsan
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" \
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="$SANITIZED_DEBUG_FLAGS" \
   -DESCROWLESS_WERROR=ON -DESCROWLESS_SANITIZE=thread -DESCROWLESS_BENCH=OFF >/dev/null
 cmake --build "$build" -j"$(build_jobs)" --target concurrency_tests
 
