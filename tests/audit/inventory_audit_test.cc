@@ -103,7 +103,7 @@ TEST_CASE("inventory parts: a large inventory splits into parts that each fit an
   CHECK_FALSE(auditor.incomplete_inventory());
 }
 
-TEST_CASE("inventory parts: the example inventory is clean; an empty one is one part", "[unit]") {
+TEST_CASE("inventory parts: the example inventory is clean, and an empty one is one part", "[unit]") {
   const auto parts = example_inventory_parts();
   REQUIRE(parts.size() == 2);
   LogAuditor auditor(LogAuditor::Options{example_hsm_provisioned().verifier_key()});
