@@ -101,7 +101,7 @@ audit
 [[ $status -eq 0 ]] || fail "keyaudit verify exited $status on the SQLite log: $(cat "$work/audit.json")"
 checkpoint_before=$(curl -sf "${ca[@]}" "$base/v1/log/checkpoint")
 size_before=$(sed -n 2p <<< "$checkpoint_before")
-[[ $(jq -r .size "$work/audit.json") == "$size_before" ]] || fail "keyaudit saw another size than $size_before"
+[[ $(jq -r .checkpoint.size "$work/audit.json") == "$size_before" ]] || fail "keyaudit saw another size than $size_before"
 
 # While keyserviced runs: refused, the target untouched.
 status=0
@@ -214,7 +214,7 @@ enroll carol phone2
 upload carol phone2 "{\"signed_prekey\":{\"key_id\":1,\"public_key\":\"$(key 32)\"},\"one_time_prekeys\":$(otks 50 52)}"
 audit
 [[ $status -eq 0 ]] || fail "keyaudit verify --state exited $status after the move: $(cat "$work/audit.json")"
-jq -e --argjson old "$size_before" '.previous_size == $old and .size > $old and (.violations | length) == 0' \
+jq -e --argjson old "$size_before" '.previous_size == $old and .checkpoint.size > $old and (.violations | length) == 0' \
   "$work/audit.json" > /dev/null || fail "keyaudit did not check the new log against the old state: $(cat "$work/audit.json")"
 stop_server
 echo "PASS"
