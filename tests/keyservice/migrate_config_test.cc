@@ -1,6 +1,6 @@
 // keyadmin migrate's rewrite of keyservice.conf (keyservice/migrate/config_switch.h): the storage
 // lines replaced, everything else as the operator left it.
-#include <catch2/catch_test_macros.hpp>
+#include <catch2/catch.hpp>
 
 #include "keyservice/migrate/config_switch.h"
 
