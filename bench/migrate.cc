@@ -112,11 +112,13 @@ int run(const Options& o) {
     auto start = Clock::now();
     fill_log(ks::LogDatabase::sqlite(log_path), *token, o.entries);
     std::printf("bench/migrate: %s\n  SQLite log of %llu entries made in %.1f s\n", dir.c_str(),
-                static_cast<unsigned long long>(o.entries + 2), since(start));
+                static_cast<unsigned long long>(o.entries), since(start));
+    std::fflush(stdout);
     start = Clock::now();
     fill_devices((dir / "devices.db").string(), o.devices, o.one_time);
     std::printf("  %llu devices with %u one-time prekeys each stored in %.1f s\n",
                 static_cast<unsigned long long>(o.devices), o.one_time, since(start));
+    std::fflush(stdout);
 
     auto leaves = ks::SqliteLogStorage::open(log_path, false);
     auto nodes = ks::SqliteLogStorage::open(log_path, false);
