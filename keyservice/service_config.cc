@@ -3,9 +3,8 @@
 #include <sstream>
 
 namespace escrowless::keyservice {
-namespace {
 
-std::string quoted(const std::string& value) {
+std::string config_quoted(const std::string& value) {
   std::string out = "\"";
   for (const char c : value) {
     if (c == '"' || c == '\\') out += '\\';
@@ -14,7 +13,6 @@ std::string quoted(const std::string& value) {
   return out + "\"";
 }
 
-}  // namespace
 
 void add_config_options(CLI::App& app, ServiceConfig& c) {
   app.add_option("--data-dir", c.data_dir, "Folder holding log.db and devices.db")->required();
@@ -82,22 +80,22 @@ std::string to_config_text(const ServiceConfig& c) {
   std::ostringstream out;
   out << "# keyserviced configuration, written by keyadmin init. No secrets: the token PIN is read\n"
          "# from the token URI's pin-source, and the admin credential is here only as a hash.\n";
-  out << "data-dir = " << quoted(c.data_dir) << "\n";
-  out << "storage = " << quoted(c.storage) << "\n";
-  if (!c.postgresql_url.empty()) out << "postgresql-url = " << quoted(c.postgresql_url) << "\n";
-  out << "listen = " << quoted(c.listen) << "\n";
+  out << "data-dir = " << config_quoted(c.data_dir) << "\n";
+  out << "storage = " << config_quoted(c.storage) << "\n";
+  if (!c.postgresql_url.empty()) out << "postgresql-url = " << config_quoted(c.postgresql_url) << "\n";
+  out << "listen = " << config_quoted(c.listen) << "\n";
   out << "port = " << c.port << "\n";
-  out << "token = " << quoted(c.token) << "\n";
-  if (!c.softhsm_conf.empty()) out << "softhsm-conf = " << quoted(c.softhsm_conf) << "\n";
-  if (!c.module_init_args.empty()) out << "module-init-args = " << quoted(c.module_init_args) << "\n";
-  if (!c.token_lock_file.empty()) out << "token-lock-file = " << quoted(c.token_lock_file) << "\n";
-  out << "tls-cert = " << quoted(c.tls_cert) << "\n";
-  out << "tls-key = " << quoted(c.tls_key) << "\n";
-  out << "admin-credential-sha256 = " << quoted(c.admin_credential_sha256) << "\n";
+  out << "token = " << config_quoted(c.token) << "\n";
+  if (!c.softhsm_conf.empty()) out << "softhsm-conf = " << config_quoted(c.softhsm_conf) << "\n";
+  if (!c.module_init_args.empty()) out << "module-init-args = " << config_quoted(c.module_init_args) << "\n";
+  if (!c.token_lock_file.empty()) out << "token-lock-file = " << config_quoted(c.token_lock_file) << "\n";
+  out << "tls-cert = " << config_quoted(c.tls_cert) << "\n";
+  out << "tls-key = " << config_quoted(c.tls_key) << "\n";
+  out << "admin-credential-sha256 = " << config_quoted(c.admin_credential_sha256) << "\n";
   out << "anonymous-fetch = " << (c.anonymous_fetch ? "true" : "false") << "\n";
   out << "inventory-interval = " << c.inventory_interval << "\n";
-  out << "log-format = " << quoted(c.log_format) << "\n";
-  out << "log-level = " << quoted(c.log_level) << "\n";
+  out << "log-format = " << config_quoted(c.log_format) << "\n";
+  out << "log-level = " << config_quoted(c.log_level) << "\n";
   out << "threads = " << c.threads << "\n";
   out << "max-body-bytes = " << c.max_body_bytes << "\n";
   out << "request-timeout = " << c.request_timeout << "\n";

@@ -54,6 +54,9 @@ struct ServiceConfig {
 // Adds every setting as a --option (its name in the config file without the dashes).
 void add_config_options(CLI::App& app, ServiceConfig& config);
 
+// A value quoted for the config file ("..." with \" and \\ escaped).
+std::string config_quoted(const std::string& value);
+
 // The config file text for `config` (every setting, with a comment line naming its meaning).
 std::string to_config_text(const ServiceConfig& config);
 

@@ -16,6 +16,7 @@ void add_init_command(CLI::App& app);        // init (the whole data folder)
 void add_token_commands(CLI::App& app);      // token init | info | mechanisms | check
 void add_key_commands(CLI::App& app);        // key generate | sign, inventory
 void add_log_commands(CLI::App& app);        // log init | verifier-key
+void add_migrate_command(CLI::App& app);     // migrate (SQLite to PostgreSQL)
 
 // Thrown by a command that has printed its result and wants this exit code (token check's 1 and 2).
 struct ExitStatus {

@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
   escrowless::keyadmin::add_token_commands(app);
   escrowless::keyadmin::add_key_commands(app);
   escrowless::keyadmin::add_log_commands(app);
+  escrowless::keyadmin::add_migrate_command(app);
   // The subcommands run inside the parse.
   try {
     if (const auto exit_code = escrowless::audit::parse_command_line(app, argc, argv)) return *exit_code;

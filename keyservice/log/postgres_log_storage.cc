@@ -74,10 +74,11 @@ std::span<const std::uint8_t> bytes_of(std::string_view text) {
 
 std::int64_t as_int(std::uint64_t value) { return static_cast<std::int64_t>(value); }
 
-// Creates or migrates the schema under a transaction-scoped advisory lock, so two processes
-// opening a new database at once don't both create it.
-void migrate(postgresql::Connection& db, bool create) {
-  postgresql::Transaction transaction(db);
+}  // namespace
+
+// Under a transaction-scoped advisory lock, so two processes opening a new database at once don't
+// both create it.
+void PostgresLogStorage::migrate_schema_within(postgresql::Connection& db, bool create) {
   db.query(std::string("SELECT pg_advisory_xact_lock(") + kMigrationLock + ")");
   const bool has_versions = !db.query("SELECT to_regclass('schema_version')::text").is_null(0, 0);
   int version = 0;
@@ -92,7 +93,7 @@ void migrate(postgresql::Connection& db, bool create) {
                                          std::to_string(PostgresLogStorage::kSchemaVersion) +
                                          ": run a newer escrowless");
   }
-  if (version == PostgresLogStorage::kSchemaVersion) return;  // rolled back: nothing changed
+  if (version == PostgresLogStorage::kSchemaVersion) return;
   if (!has_versions) {
     db.exec("CREATE TABLE schema_version (component text PRIMARY KEY, version integer NOT NULL)");
   }
@@ -100,14 +101,15 @@ void migrate(postgresql::Connection& db, bool create) {
   db.query("INSERT INTO schema_version (component, version) VALUES ('log', $1) "
            "ON CONFLICT (component) DO UPDATE SET version = EXCLUDED.version",
            Params().add(PostgresLogStorage::kSchemaVersion));
-  transaction.commit();
 }
-
-}  // namespace
 
 std::unique_ptr<PostgresLogStorage> PostgresLogStorage::open(const std::string& conninfo, bool create) {
   postgresql::Connection db = postgresql::Connection::open(conninfo);
-  migrate(db, create);
+  {
+    postgresql::Transaction transaction(db);
+    migrate_schema_within(db, create);
+    transaction.commit();
+  }
   return std::unique_ptr<PostgresLogStorage>(new PostgresLogStorage(std::move(db)));
 }
 

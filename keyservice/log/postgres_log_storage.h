@@ -50,6 +50,11 @@ class PostgresLogStorage final : public LogStorage {
   static std::unique_ptr<PostgresLogStorage> open_writer(const std::string& conninfo,
                                                          std::chrono::milliseconds lock_wait);
 
+  // What open() runs in a transaction of its own, inside the caller's: creates (with create) or
+  // migrates the log's tables, under the schema's transaction-scoped advisory lock. For a
+  // caller that fills the new tables in the same transaction (keyadmin migrate).
+  static void migrate_schema_within(postgresql::Connection& db, bool create);
+
   // This writer's epoch (0 for a reader).
   std::int64_t epoch() const { return epoch_; }
 

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <utility>
 
 #include "keyservice/error.h"
 
@@ -50,26 +51,36 @@ std::unique_ptr<SqliteLogStorage> SqliteLogStorage::open(const std::string& path
   return std::unique_ptr<SqliteLogStorage>(new SqliteLogStorage(std::move(db)));
 }
 
-std::unique_ptr<SqliteLogStorage> SqliteLogStorage::open_writer(const std::string& path) {
-  const std::string lock_path = path + ".lock";
+SqliteLogWriterLock SqliteLogWriterLock::acquire(const std::string& log_path) {
+  const std::string lock_path = log_path + ".lock";
   const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) throw Error(ErrorKind::unavailable, "cannot open " + lock_path + ": " + std::strerror(errno));
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd);
-    throw Error(ErrorKind::conflict, "another process is writing the log " + path);
+    throw Error(ErrorKind::conflict, "another process is writing the log " + log_path);
   }
-  try {
-    auto storage = open(path, false);
-    storage->lock_.fd = fd;
-    return storage;
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
+  return SqliteLogWriterLock(fd);
 }
 
-SqliteLogStorage::LockFile::~LockFile() {
-  if (fd >= 0) ::close(fd);
+SqliteLogWriterLock::~SqliteLogWriterLock() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+SqliteLogWriterLock::SqliteLogWriterLock(SqliteLogWriterLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+
+SqliteLogWriterLock& SqliteLogWriterLock::operator=(SqliteLogWriterLock&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+std::unique_ptr<SqliteLogStorage> SqliteLogStorage::open_writer(const std::string& path) {
+  SqliteLogWriterLock lock = SqliteLogWriterLock::acquire(path);
+  auto storage = open(path, false);
+  storage->lock_ = std::move(lock);
+  return storage;
 }
 
 SqliteLogStorage::SqliteLogStorage(sqlite::Database db)

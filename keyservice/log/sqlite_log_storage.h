@@ -15,6 +15,24 @@
 
 namespace escrowless::keyservice {
 
+// The SQLite log's writer lock: an flock on "<log path>.lock", held while the object lives. Every
+// writer of the log (keyserviced, for as long as it runs) holds it, so holding it means no
+// process is writing the log. Error(conflict) when another process holds it.
+class SqliteLogWriterLock {
+ public:
+  static SqliteLogWriterLock acquire(const std::string& log_path);
+  SqliteLogWriterLock() = default;
+  ~SqliteLogWriterLock();
+  SqliteLogWriterLock(SqliteLogWriterLock&& other) noexcept;
+  SqliteLogWriterLock& operator=(SqliteLogWriterLock&& other) noexcept;
+  SqliteLogWriterLock(const SqliteLogWriterLock&) = delete;
+  SqliteLogWriterLock& operator=(const SqliteLogWriterLock&) = delete;
+
+ private:
+  explicit SqliteLogWriterLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
 class SqliteLogStorage final : public LogStorage {
  public:
   // Opens an existing log database (create=false) or creates the schema in a new or empty one.
@@ -41,11 +59,8 @@ class SqliteLogStorage final : public LogStorage {
   explicit SqliteLogStorage(sqlite::Database db);
   std::optional<StoredCheckpoint> read_checkpoint(sqlite::Statement& statement);
 
-  // The writer's flock, released by closing it; declared first, so closed after the database.
-  struct LockFile {
-    int fd = -1;
-    ~LockFile();
-  } lock_;
+  // The writer's flock; declared first, so released after the database is closed.
+  SqliteLogWriterLock lock_;
   std::mutex mutex_;
   sqlite::Database db_;
   sqlite::Statement count_leaves_;

@@ -83,10 +83,9 @@ static_assert(std::size(kMigrations) == static_cast<std::size_t>(kPostgresDevice
 
 }  // namespace
 
-// Creates or migrates the schema under the transaction-scoped advisory lock the log's migrations
-// take, so two processes opening a new database at once don't both create it.
-void migrate_device_schema(postgresql::Connection& db, bool create) {
-  postgresql::Transaction transaction(db);
+// Under the transaction-scoped advisory lock the log's migrations take, so two processes opening
+// a new database at once don't both create it.
+void migrate_device_schema_within(postgresql::Connection& db, bool create) {
   db.query(std::string("SELECT pg_advisory_xact_lock(") + kMigrationLock + ")");
   db.exec("CREATE TABLE IF NOT EXISTS schema_version (component text PRIMARY KEY, version integer NOT NULL)");
   const Result row = db.query("SELECT version FROM schema_version WHERE component = 'devices'");
@@ -97,13 +96,17 @@ void migrate_device_schema(postgresql::Connection& db, bool create) {
                                          ", newer than this build's " +
                                          std::to_string(kPostgresDeviceSchemaVersion) + ": run a newer escrowless");
   }
-  if (version == kPostgresDeviceSchemaVersion) return;  // rolled back: nothing changed
+  if (version == kPostgresDeviceSchemaVersion) return;
   for (int next = version; next < kPostgresDeviceSchemaVersion; ++next) db.exec(kMigrations[next]);
   db.query("INSERT INTO schema_version (component, version) VALUES ('devices', $1) "
            "ON CONFLICT (component) DO UPDATE SET version = EXCLUDED.version",
            Params().add(kPostgresDeviceSchemaVersion));
-  transaction.commit();
 }
 
+void migrate_device_schema(postgresql::Connection& db, bool create) {
+  postgresql::Transaction transaction(db);
+  migrate_device_schema_within(db, create);
+  transaction.commit();
+}
 
 }  // namespace escrowless::keyservice

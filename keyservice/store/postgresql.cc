@@ -242,6 +242,11 @@ BinaryCopy& BinaryCopy::field(std::span<const std::uint8_t> bytes) {
   return *this;
 }
 
+BinaryCopy& BinaryCopy::null_field() {
+  append_be(data_, 0xffffffff, 4);  // a field length of -1
+  return *this;
+}
+
 std::string BinaryCopy::finish() {
   append_be(data_, 0xffff, 2);  // the file trailer: a field count of -1
   return std::move(data_);

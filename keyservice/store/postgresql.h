@@ -123,6 +123,8 @@ class BinaryCopy {
   BinaryCopy& field(std::int64_t value);
   BinaryCopy& field(std::int32_t value);
   BinaryCopy& field(std::span<const std::uint8_t> bytes);
+  BinaryCopy& null_field();
+  std::size_t size() const { return data_.size(); }  // bytes so far, to send a large copy in parts
   std::string finish();  // the trailer appended; the builder is spent
 
  private:

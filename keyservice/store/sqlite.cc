@@ -1,5 +1,6 @@
 #include "keyservice/store/sqlite.h"
 
+#include <filesystem>
 #include <mutex>
 #include <utility>
 
@@ -49,6 +50,34 @@ Database Database::open(const std::string& path, bool create) {
   database.exec("PRAGMA journal_mode=WAL");
   database.exec("PRAGMA synchronous=FULL");
   database.exec("PRAGMA foreign_keys=ON");
+  return database;
+}
+
+Database Database::open_read_only(const std::string& path) {
+  configure_once();
+  sqlite3* db = nullptr;
+  std::string uri = "file:";
+  for (const char c : path) {
+    if (c == '%' || c == '?' || c == '#') {
+      static constexpr char kHex[] = "0123456789ABCDEF";
+      uri += '%';
+      uri += kHex[static_cast<unsigned char>(c) >> 4];
+      uri += kHex[static_cast<unsigned char>(c) & 0xf];
+    } else {
+      uri += c;
+    }
+  }
+  if (!std::filesystem::exists(path + "-wal")) uri += "?immutable=1";
+  const int rc = sqlite3_open_v2(uri.c_str(), &db,
+                                 SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+                                 nullptr);
+  if (rc != SQLITE_OK) {
+    const std::string detail = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    throw Error(ErrorKind::unavailable, "cannot open database " + path + " for reading: " + detail);
+  }
+  Database database(db);
+  sqlite3_busy_timeout(db, 5000);
   return database;
 }
 
@@ -175,6 +204,8 @@ std::span<const std::uint8_t> Statement::column_blob_view(int index) const {
   const int size = sqlite3_column_bytes(statement_, index);
   return {static_cast<const std::uint8_t*>(data), static_cast<std::size_t>(size)};
 }
+
+int Statement::column_count() const { return sqlite3_column_count(statement_); }
 
 bool Statement::column_is_null(int index) const {
   return sqlite3_column_type(statement_, index) == SQLITE_NULL;

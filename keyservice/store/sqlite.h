@@ -21,6 +21,11 @@ class Database {
   // committed transaction survives power loss), foreign keys on and a busy timeout, so readers on
   // other connections proceed while one writer commits.
   static Database open(const std::string& path, bool create);
+  // Opens an existing database read-only, for reading a store that no process writes meanwhile
+  // (the caller holds what keeps its writers out). Nothing in its folder changes: without a
+  // write-ahead log beside it (its writer stopped cleanly) the file is opened as immutable, so
+  // SQLite makes no -wal or -shm files either; with one (its writer crashed), it is read through it.
+  static Database open_read_only(const std::string& path);
 
   ~Database();
   Database(Database&& other) noexcept;
@@ -91,6 +96,7 @@ class Statement {
   std::vector<std::uint8_t> column_blob(int index) const;
   std::span<const std::uint8_t> column_blob_view(int index) const;  // valid until the next step
   bool column_is_null(int index) const;
+  int column_count() const;
 
  private:
   friend class Database;

@@ -20,7 +20,7 @@ TEST_PACKAGES=(
   clang libclang-rt-14-dev
   python3 python3-yaml
   # The CLI tests' tools (tests/cli/*.sh).
-  curl xxd
+  curl xxd sqlite3
   postgresql-15
   # The other test tokens (tests/support/test_token.h): tpm2-pkcs11 on swtpm, NSS softokn.
   swtpm libtpm2-pkcs11-1 tpm2-abrmd libtss2-tcti-tabrmd0 dbus-daemon libnss3 libnss3-tools
