@@ -239,7 +239,9 @@ std::string BundleJson::write(const std::vector<keyservice::Bundle>& bundles) {
     out += '}';
   }
 
-  const auto head = log_.signed_head();
+  // With a witness policy, the newest cosigned checkpoint covering every entry named (see
+  // TransparencyLog::head_covering for an entry newer than the cosigned checkpoint).
+  const auto head = log_.head_covering(indices.empty() ? 0 : *indices.rbegin() + 1);
   if (!head) throw keyservice::Error(keyservice::ErrorKind::unavailable, "the log has no signed checkpoint yet");
   std::string note;
   {

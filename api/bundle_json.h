@@ -35,8 +35,9 @@ class BundleJson {
   explicit BundleJson(keyservice::TransparencyLog& log) : log_(log) {}
 
   // {"bundles":[...],"checkpoint":...,"entries":[...],"tree_size":...}: the bundles, the log
-  // entries they name with inclusion proofs against the newest signed checkpoint (fetched now,
-  // after the bundles were assembled, so it covers every index they name).
+  // entries they name with inclusion proofs against the checkpoint served to clients that covers
+  // them (TransparencyLog::head_covering, fetched now, after the bundles were assembled; without
+  // a witness policy the newest signed checkpoint, which covers every index they name).
   // Error(unavailable) before the log's first signed checkpoint.
   std::string write(const std::vector<keyservice::Bundle>& bundles);
 

@@ -20,6 +20,7 @@
 #include "api/service.h"
 #include "audit/command_line.h"
 #include "audit/encoding.h"
+#include "audit/witness_quorum.h"
 #include "keyservice/log/log_init.h"
 #include "keyservice/reconciler.h"
 #include "keyservice/storage.h"
@@ -117,6 +118,20 @@ int serve(const keyservice::ServiceConfig& config) {
   auto log = keyservice::TransparencyLog::open(db, token->pool(), log_options);
   spdlog::info("log {} verified: {} entries, origin {}", db.name(), log->size(), log->origin());
 
+  // Witnesses: collected off the write path, served once a checkpoint meets the policy.
+  std::unique_ptr<keyservice::CosignatureCollector> cosigner;
+  if (!config.witness_policy.empty()) {
+    keyservice::CosignatureCollector::Options witness_options;
+    witness_options.policy = audit::load_witness_policy(config.witness_policy);
+    witness_options.heartbeat = std::chrono::seconds(config.witness_heartbeat);
+    witness_options.timeout_seconds = config.witness_timeout;
+    if (!config.witness_ca_file.empty()) witness_options.ca_file = config.witness_ca_file;
+    witness_options.bundle_wait = std::chrono::milliseconds(config.witness_bundle_wait_ms);
+    cosigner = keyservice::CosignatureCollector::start(*log, std::move(witness_options));
+    spdlog::info("witness policy {}: {} witnesses, quorum {}", config.witness_policy,
+                 cosigner->policy().witnesses.size(), cosigner->policy().quorum);
+  }
+
   auto store = keyservice::open_device_store(config, true);
   keyservice::DeviceKeys device_keys(*token);
   keyservice::Devices devices(*token, *log, *store, device_keys);
@@ -126,7 +141,7 @@ int serve(const keyservice::ServiceConfig& config) {
   spdlog::info("store and token agree with the log (entries {} to {} read, {} repairs)", reconciled.from,
                reconciled.to, reconciled.repairs());
   api::Metrics metrics;
-  api::Service service{*log, *token, devices, prekeys, config, admin_hash, metrics};
+  api::Service service{*log, *token, devices, prekeys, config, admin_hash, metrics, cosigner.get()};
   api::ServerOptions options{config.tls_cert, config.tls_key, config.threads, config.max_body_bytes};
   options.request_timeout = config.request_timeout;
   options.keep_alive_timeout = config.keep_alive_timeout;
@@ -170,6 +185,7 @@ int serve(const keyservice::ServiceConfig& config) {
   } catch (const std::exception& e) {
     spdlog::warn("final reconciliation with the log failed (the next start repeats it): {}", e.what());
   }
+  cosigner.reset();
   log->stop();
   spdlog::info("stopped cleanly");
   return 0;

@@ -35,12 +35,26 @@ void Metrics::observe_request(const std::string& route, const std::string& metho
 
 void Metrics::add_gauge(std::string name, std::string help, std::function<double()> value) {
   std::lock_guard lock(mutex_);
-  gauges_.push_back({std::move(name), std::move(help), std::move(value), "gauge"});
+  gauges_.push_back({std::move(name), std::move(help), std::move(value), "gauge", {}});
 }
 
 void Metrics::add_counter(std::string name, std::string help, std::function<double()> value) {
   std::lock_guard lock(mutex_);
-  gauges_.push_back({std::move(name), std::move(help), std::move(value), "counter"});
+  gauges_.push_back({std::move(name), std::move(help), std::move(value), "counter", {}});
+}
+
+void Metrics::add_gauge(std::string name, std::string help, std::string label_name, std::string label_value,
+                        std::function<double()> value) {
+  std::lock_guard lock(mutex_);
+  gauges_.push_back({std::move(name), std::move(help), std::move(value), "gauge",
+                     "{" + label_name + "=\"" + label(label_value) + "\"}"});
+}
+
+void Metrics::add_counter(std::string name, std::string help, std::string label_name, std::string label_value,
+                          std::function<double()> value) {
+  std::lock_guard lock(mutex_);
+  gauges_.push_back({std::move(name), std::move(help), std::move(value), "counter",
+                     "{" + label_name + "=\"" + label(label_value) + "\"}"});
 }
 
 std::string Metrics::render() const {
@@ -71,6 +85,7 @@ std::string Metrics::render() const {
     gauges = gauges_;
   }
   // Gauges may take locks of their own (the log, the session pool): read them outside ours.
+  const std::string* described = nullptr;  // the name whose HELP and TYPE were written last
   for (const Gauge& gauge : gauges) {
     double value = 0;
     try {
@@ -78,8 +93,11 @@ std::string Metrics::render() const {
     } catch (const std::exception&) {
       continue;  // a gauge that can't be read now (store unavailable) is left out, not faked
     }
-    out << "# HELP " << gauge.name << " " << gauge.help << "\n# TYPE " << gauge.name << " " << gauge.type << "\n"
-        << gauge.name << " " << value << "\n";
+    if (!described || *described != gauge.name) {
+      out << "# HELP " << gauge.name << " " << gauge.help << "\n# TYPE " << gauge.name << " " << gauge.type << "\n";
+      described = &gauge.name;
+    }
+    out << gauge.name << gauge.labels << " " << value << "\n";
   }
   return out.str();
 }

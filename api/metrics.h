@@ -22,6 +22,12 @@ class Metrics {
   // A counter only ever grows (its name ends in _total); a gauge may go up and down.
   void add_gauge(std::string name, std::string help, std::function<double()> value);
   void add_counter(std::string name, std::string help, std::function<double()> value);
+  // One series of a labelled metric: `labels` as Prometheus writes them (`witness="w1"`, values
+  // escaped here). Series of one name share its HELP and TYPE lines; add them one after another.
+  void add_gauge(std::string name, std::string help, std::string label_name, std::string label_value,
+                 std::function<double()> value);
+  void add_counter(std::string name, std::string help, std::string label_name, std::string label_value,
+                   std::function<double()> value);
 
   std::string render() const;
 
@@ -37,6 +43,7 @@ class Metrics {
     std::string name, help;
     std::function<double()> value;
     const char* type;
+    std::string labels;  // "{name=\"value\"}" or empty
   };
 
   mutable std::mutex mutex_;

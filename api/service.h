@@ -9,6 +9,7 @@
 
 #include "api/metrics.h"
 #include "audit/hash.h"
+#include "keyservice/cosign/cosignature_collector.h"
 #include "keyservice/devices.h"
 #include "keyservice/prekey_service.h"
 #include "keyservice/log/transparency_log.h"
@@ -31,6 +32,8 @@ struct Service {
   const keyservice::ServiceConfig& config;
   audit::Hash admin_credential_sha256;
   Metrics& metrics;
+  // With a witness policy: what /readyz and /metrics report of the witnesses. nullptr: none.
+  keyservice::CosignatureCollector* cosigner = nullptr;
 
   // Reads the bearer credential: nobody without one; 401 for one that is neither the admin's
   // (compared in constant time) nor an active device's.

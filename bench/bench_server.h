@@ -102,7 +102,7 @@ class BenchService {
     devices_ = std::make_unique<keyservice::Devices>(*token_, *log_, *store_, *device_keys_);
     prekeys_ = std::make_unique<keyservice::PrekeyService>(*token_, *log_, *store_, *device_keys_);
     service_ = std::make_unique<api::Service>(api::Service{*log_, *token_, *devices_, *prekeys_, config_,
-                                                           keyservice::credential_hash(admin_.bytes()), metrics_});
+                                                           keyservice::credential_hash(admin_.bytes()), metrics_, nullptr});
   }
   ~BenchService() { log_->stop(); }
   BenchService(const BenchService&) = delete;

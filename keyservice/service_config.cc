@@ -74,6 +74,22 @@ void add_config_options(CLI::App& app, ServiceConfig& c) {
   rate("--fetch-rate-per-credential", c.fetch_rate_per_credential, "Bundle fetches per second per credential (0: no limit)");
   rate("--fetch-rate-per-address", c.fetch_rate_per_address, "Bundle fetches per second per client address (0: no limit)");
   rate("--fetch-burst", c.fetch_burst, "Bundle fetches allowed at once per credential or address");
+  app.add_option("--witness-policy", c.witness_policy,
+                 "Witness policy file (witness/group/quorum lines): collect cosignatures and serve the newest "
+                 "checkpoint that meets it; empty: no witnesses");
+  app.add_option("--witness-ca-file", c.witness_ca_file,
+                 "PEM certificates trusted for the witnesses' HTTPS (default: the system's store)");
+  app.add_option("--witness-heartbeat", c.witness_heartbeat,
+                 "Seconds between re-submissions of the current checkpoint to the witnesses when nothing is written")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  app.add_option("--witness-timeout", c.witness_timeout, "Seconds one witness request may take")
+      ->check(CLI::Range(1, 600))
+      ->capture_default_str();
+  app.add_option("--witness-bundle-wait-ms", c.witness_bundle_wait_ms,
+                 "Milliseconds a bundle naming an entry newer than the cosigned checkpoint waits for one that covers it")
+      ->check(CLI::Range(0, 60000))
+      ->capture_default_str();
 }
 
 std::string to_config_text(const ServiceConfig& c) {
@@ -108,6 +124,11 @@ std::string to_config_text(const ServiceConfig& c) {
   out << "fetch-rate-per-credential = " << c.fetch_rate_per_credential << "\n";
   out << "fetch-rate-per-address = " << c.fetch_rate_per_address << "\n";
   out << "fetch-burst = " << c.fetch_burst << "\n";
+  if (!c.witness_policy.empty()) out << "witness-policy = " << quoted(c.witness_policy) << "\n";
+  if (!c.witness_ca_file.empty()) out << "witness-ca-file = " << quoted(c.witness_ca_file) << "\n";
+  out << "witness-heartbeat = " << c.witness_heartbeat << "\n";
+  out << "witness-timeout = " << c.witness_timeout << "\n";
+  out << "witness-bundle-wait-ms = " << c.witness_bundle_wait_ms << "\n";
   return out.str();
 }
 

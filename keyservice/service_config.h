@@ -49,6 +49,13 @@ struct ServiceConfig {
   double fetch_rate_per_credential = 50;
   double fetch_rate_per_address = 200;
   double fetch_burst = 200;
+  // Witness cosigning (keyservice/cosign/, docs/operations.md). No policy file: off, and clients
+  // are served the newest signed checkpoint.
+  std::string witness_policy;           // Sigsum/Tessera policy file: witness, group, quorum lines
+  std::string witness_ca_file;          // PEM bundle trusted for the witnesses' HTTPS; empty: the system's
+  int witness_heartbeat = 60;           // seconds: the current checkpoint is re-submitted this often
+  int witness_timeout = 5;              // seconds one witness request may take
+  int witness_bundle_wait_ms = 2000;    // how long a bundle naming a new entry waits for its cosigned checkpoint
 };
 
 // Adds every setting as a --option (its name in the config file without the dashes).

@@ -167,6 +167,12 @@ HttpsClient::Answer HttpsClient::post(const std::string& path, const std::string
   if (!bearer_.empty()) headers.emplace("Authorization", "Bearer " + bearer_);
   const std::string target = url_.base_path + path;
   const auto result = client_->Post(target.c_str(), headers, body, content_type.c_str());
+  if (!result && result.error() == httplib::Error::Connection) {
+    throw FetchError("cannot connect to " + url_.origin() + ": " + connect_failure_reason(url_.host, url_.port));
+  }
+  if (!result && result.error() == httplib::Error::ConnectionTimeout) {
+    throw FetchError("cannot connect to " + url_.origin() + ": timed out");
+  }
   if (!result) {
     std::string message = "POST " + target + " failed: " + httplib::to_string(result.error());
     if (result.error() == httplib::Error::SSLServerVerification) message += " (the server certificate did not verify)";

@@ -152,9 +152,14 @@ std::future<Receipt> TransparencyLog::append(std::string entry) {
 
 void TransparencyLog::publish(std::uint64_t size, const std::string& note) {
   auto head = std::make_shared<const SignedHead>(SignedHead{size, note});
-  const std::lock_guard guard(head_mutex_);
-  if (head_ && head_->size >= size) return;  // several nodes sign; the newest one wins
-  head_ = std::move(head);
+  {
+    const std::lock_guard guard(head_mutex_);
+    if (head_ && head_->size >= size) return;  // several nodes sign; the newest one wins
+    head_ = std::move(head);
+  }
+  // Called under its own lock, so that set_head_listener() returns only once no call is running.
+  const std::lock_guard guard(listener_mutex_);
+  if (head_listener_) head_listener_();
 }
 
 std::shared_ptr<const TransparencyLog::SignedHead> TransparencyLog::signed_head() const {
@@ -162,8 +167,58 @@ std::shared_ptr<const TransparencyLog::SignedHead> TransparencyLog::signed_head(
   return head_;
 }
 
+void TransparencyLog::require_cosignatures(std::chrono::milliseconds bundle_wait) {
+  const std::lock_guard guard(head_mutex_);
+  cosigned_only_ = true;
+  bundle_wait_ = bundle_wait;
+}
+
+bool TransparencyLog::requires_cosignatures() const {
+  const std::lock_guard guard(head_mutex_);
+  return cosigned_only_;
+}
+
+std::shared_ptr<const TransparencyLog::SignedHead> TransparencyLog::served_head() const {
+  const std::lock_guard guard(head_mutex_);
+  return cosigned_only_ ? cosigned_ : head_;
+}
+
+std::shared_ptr<const TransparencyLog::SignedHead> TransparencyLog::head_covering(std::uint64_t size) {
+  std::unique_lock lock(head_mutex_);
+  if (!cosigned_only_) return head_;
+  const auto covers = [this, size] { return cosigned_ && cosigned_->size >= size; };
+  if (cosigned_published_.wait_for(lock, bundle_wait_, covers)) return cosigned_;
+  return head_;
+}
+
+void TransparencyLog::publish_cosigned(std::uint64_t size, const std::string& note) {
+  auto head = std::make_shared<const SignedHead>(SignedHead{size, note});
+  {
+    const std::lock_guard guard(head_mutex_);
+    if (!head_ || size > head_->size) {
+      throw Error(ErrorKind::internal, "a cosigned checkpoint of size " + std::to_string(size) +
+                                           " is beyond the newest signed one");
+    }
+    if (cosigned_ && cosigned_->size > size) return;
+    cosigned_ = std::move(head);
+  }
+  cosigned_published_.notify_all();
+}
+
+std::optional<std::string> TransparencyLog::stored_cosigned() { return reader_->meta(kMetaCosignedCheckpoint); }
+
+void TransparencyLog::store_cosigned(const std::string& note) { reader_->set_meta(kMetaCosignedCheckpoint, note); }
+
+void TransparencyLog::set_head_listener(std::function<void()> listener) {
+  const std::lock_guard guard(listener_mutex_);
+  head_listener_ = std::move(listener);
+}
+
 std::string TransparencyLog::checkpoint() {
-  const auto head = signed_head();
+  const auto head = served_head();
+  if (!head && requires_cosignatures()) {
+    throw Error(ErrorKind::unavailable, "no checkpoint of the log has met its witness policy yet");
+  }
   if (!head) throw Error(ErrorKind::not_found, "the log has no signed checkpoint yet");
   return head->note;
 }
@@ -209,8 +264,10 @@ std::string TransparencyLog::entry(std::uint64_t index) {
 }
 
 std::vector<audit::Hash> TransparencyLog::inclusion_proof(std::uint64_t index, std::uint64_t size) {
-  const std::uint64_t newest = signed_size_or_throw(size);
-  if (size != newest) return keyservice::inclusion_proof(*reader_, index, size);
+  signed_size_or_throw(size);
+  // Kept for the served checkpoint's size only: the one bundles carry.
+  const auto served = served_head();
+  if (!served || size != served->size) return keyservice::inclusion_proof(*reader_, index, size);
   {
     const std::lock_guard guard(cache_mutex_);
     if (proof_cache_size_ == size) {

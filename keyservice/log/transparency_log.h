@@ -4,8 +4,11 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <future>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -27,6 +30,9 @@ namespace escrowless::keyservice {
 inline constexpr const char* kMetaOrigin = "origin";
 inline constexpr const char* kMetaLogKeyId = "log_key_id";       // CKA_ID, hex
 inline constexpr const char* kMetaVerifierKey = "verifier_key";  // C2SP note verifier key
+// The newest checkpoint that met the witness policy, with its cosignature lines (written by the
+// node that collects cosignatures, read by a restart and by the other nodes).
+inline constexpr const char* kMetaCosignedCheckpoint = "cosigned_checkpoint";
 
 class TransparencyLog {
  public:
@@ -91,9 +97,38 @@ class TransparencyLog {
   // nullptr before the first checkpoint is signed.
   std::shared_ptr<const SignedHead> signed_head() const;
 
-  // The newest signed checkpoint (note text; Error(not_found) before the first) and its size.
+  // The checkpoint served to clients (served_head(): note text; Error(not_found) before the
+  // first), and the size of the newest signed checkpoint.
   std::string checkpoint();
   std::uint64_t size();
+
+  // Witness cosignatures (keyservice/cosign/cosignature_collector.h). With a witness policy,
+  // clients are served the newest checkpoint that met the policy, cosignature lines included,
+  // which lags the newest signed one by a witness round trip; without one (the default), the
+  // newest signed checkpoint. Writers are acknowledged with the signed checkpoint either way.
+  //
+  // Turns the policy on; call before serving. `bundle_wait`: how long head_covering() waits.
+  void require_cosignatures(std::chrono::milliseconds bundle_wait);
+  bool requires_cosignatures() const;
+  // What clients get: the newest cosigned checkpoint that met the policy, or with no policy the
+  // newest signed one. nullptr before the first.
+  std::shared_ptr<const SignedHead> served_head() const;
+  // For a bundle naming entries below `size`: the served head if it covers them; else, with a
+  // policy, the first cosigned checkpoint that does, waiting up to the bundle wait for it; when
+  // none comes in time, the newest signed checkpoint (which covers every acknowledged entry), so
+  // the bundle still goes out and a client requiring the quorum refuses it, naming the witnesses
+  // missing. nullptr before the first signed checkpoint.
+  std::shared_ptr<const SignedHead> head_covering(std::uint64_t size);
+  // Serves a cosigned checkpoint (a signed note of this log's with cosignature lines after the
+  // log's signature) that met the policy. Requires size <= size(). An older one than the one
+  // served is ignored; one of the same size replaces it (fresher cosignature timestamps).
+  void publish_cosigned(std::uint64_t size, const std::string& note);
+  // The cosigned checkpoint kept in the log database (kMetaCosignedCheckpoint), nullopt if none.
+  std::optional<std::string> stored_cosigned();
+  void store_cosigned(const std::string& note);
+  // Called (on the thread that signed or learned of it) after each newer signed checkpoint is
+  // published; it must not call back into the log. Clearing it waits for a call in progress.
+  void set_head_listener(std::function<void()> listener);
 
   // Reads, valid up to the newest signed checkpoint's size.
   std::vector<std::string> entries(std::uint64_t start, std::uint64_t count);
@@ -137,6 +172,12 @@ class TransparencyLog {
   std::unique_ptr<SharedLog> shared_;     // or several nodes
   mutable std::mutex head_mutex_;
   std::shared_ptr<const SignedHead> head_;
+  bool cosigned_only_ = false;                 // under head_mutex_
+  std::chrono::milliseconds bundle_wait_{0};   // under head_mutex_
+  std::shared_ptr<const SignedHead> cosigned_;  // under head_mutex_
+  std::condition_variable cosigned_published_;
+  std::mutex listener_mutex_;
+  std::function<void()> head_listener_;         // under listener_mutex_
 
   // Every bundle response carries the entries of its device and their inclusion proofs against
   // the newest checkpoint: both are kept for reuse. Entries never change; proofs are kept for the

@@ -7,11 +7,13 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "api/routes.h"
+#include "keyservice/cosign/cosignature_collector.h"
 #include "keyservice/credentials.h"
 #include "keyservice/devices.h"
 #include "keyservice/store/sqlite_device_store.h"
@@ -30,18 +32,23 @@ inline nlohmann::json expect_json(const httplib::Result& result, int status) {
 
 class ServerFixture {
  public:
-  ServerFixture() : admin_(keyservice::new_credential()) {
+  // `witnesses`, given the fresh log, returns a witness policy and its settings: the server
+  // collects cosignatures and serves the newest checkpoint that meets the policy (keyservice/cosign/).
+  using WitnessSetup = std::function<keyservice::CosignatureCollector::Options(keyservice::TransparencyLog&)>;
+  explicit ServerFixture(const WitnessSetup& witnesses = {}) : admin_(keyservice::new_credential()) {
     cert_ = (dir_.path() / "cert.pem").string();
     key_ = (dir_.path() / "key.pem").string();
     keyservice::write_localhost_certificate(cert_, key_);
     log_ = log_fixture_.open();
+    if (witnesses) cosigner_ = keyservice::CosignatureCollector::start(*log_, witnesses(*log_));
     config_.data_dir = dir_.path().string();
     store_ = keyservice::SqliteDeviceStore::open((dir_.path() / "devices.db").string(), true);
     device_keys_ = std::make_unique<keyservice::DeviceKeys>(TestToken::get().token());
     devices_ = std::make_unique<keyservice::Devices>(TestToken::get().token(), *log_, *store_, *device_keys_);
     prekeys_ = std::make_unique<keyservice::PrekeyService>(TestToken::get().token(), *log_, *store_, *device_keys_);
     service_ = std::make_unique<api::Service>(api::Service{*log_, TestToken::get().token(), *devices_, *prekeys_, config_,
-                                                           keyservice::credential_hash(admin_.bytes()), metrics_});
+                                                           keyservice::credential_hash(admin_.bytes()), metrics_,
+                                                           cosigner_.get()});
     server_ = api::make_server(*service_, {cert_, key_, 4, 64 * 1024});
     port_ = server_->bind("127.0.0.1", 0);
     thread_ = std::thread([this] { server_->run(); });
@@ -51,6 +58,7 @@ class ServerFixture {
   ~ServerFixture() {
     server_->stop();
     thread_.join();
+    cosigner_.reset();
     log_->stop();
   }
 
@@ -80,6 +88,7 @@ class ServerFixture {
   const std::string& cert() const { return cert_; }
   const std::string& key() const { return key_; }  // the certificate's private key (a test proxy serves it too)
   keyservice::TransparencyLog& log() { return *log_; }
+  keyservice::CosignatureCollector* cosigner() { return cosigner_.get(); }
 
  private:
   TempDir dir_;
@@ -87,6 +96,7 @@ class ServerFixture {
   pkcs11::Secret admin_;
   std::string cert_, key_;
   std::unique_ptr<keyservice::TransparencyLog> log_;
+  std::unique_ptr<keyservice::CosignatureCollector> cosigner_;
   std::unique_ptr<keyservice::SqliteDeviceStore> store_;
   std::unique_ptr<keyservice::DeviceKeys> device_keys_;
   std::unique_ptr<keyservice::Devices> devices_;

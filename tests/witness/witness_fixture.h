@@ -9,10 +9,12 @@
 #include <openssl/evp.h>
 
 #include <atomic>
+#include <ctime>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "audit/checkpoint.h"
@@ -119,6 +121,14 @@ struct WitnessOptions {
   // A witness key per label; empty: a new one per fixture (Catch runs a test case again for
   // each SECTION, in the same process and token).
   std::string key_label = {};
+  // The witness's key name (several witnesses in one test need their own).
+  std::string name = "witness.escrowless.test/w1";
+  // The witness's clock: the system's (POSIX seconds) instead of the `now` the test sets.
+  bool system_clock = false;
+  // A TLS certificate and key file to serve (several witnesses share one, so that a client
+  // trusts them all with one CA file: OpenSSL finds an issuer by its name, and self-signed
+  // certificates of one name would shadow each other); none: one made for this witness.
+  std::optional<std::pair<std::string, std::string>> tls = std::nullopt;
 };
 
 class WitnessFixture {
@@ -126,14 +136,19 @@ class WitnessFixture {
   static constexpr const char* kName = "witness.escrowless.test/w1";
 
   explicit WitnessFixture(WitnessOptions options) : options_(std::move(options)) {
-    cert_ = (dir_.path() / "cert.pem").string();
-    key_file_ = (dir_.path() / "key.pem").string();
-    keyservice::write_localhost_certificate(cert_, key_file_);
+    if (options_.tls) {
+      cert_ = options_.tls->first;
+      key_file_ = options_.tls->second;
+    } else {
+      cert_ = (dir_.path() / "cert.pem").string();
+      key_file_ = (dir_.path() / "key.pem").string();
+      keyservice::write_localhost_certificate(cert_, key_file_);
+    }
     state_path_ = (dir_.path() / "witness.db").string();
     witness::WitnessState::open(state_path_, true);
     if (options_.software_secret) {
       const SoftwareKey known(*options_.software_secret);
-      cosigner_.emplace(audit::CosignerKey::create(kName, known.public_key()));
+      cosigner_.emplace(audit::CosignerKey::create(options_.name, known.public_key()));
       signer_ = [known = std::make_shared<SoftwareKey>(*options_.software_secret)](std::span<const uint8_t> m) {
         return known->sign(m);
       };
@@ -143,7 +158,7 @@ class WitnessFixture {
       const std::string label =
           options_.key_label.empty() ? std::string(witness::kDefaultKeyLabel) + "-" + std::to_string(++made) : options_.key_label;
       token_key_ = witness::generate_witness_key(token, label);
-      cosigner_.emplace(witness::cosigner_key_of(*token_key_, kName));
+      cosigner_.emplace(witness::cosigner_key_of(*token_key_, options_.name));
       signer_ = witness::token_signer(token.pool(), *token_key_);
     }
     start();
@@ -163,9 +178,12 @@ class WitnessFixture {
     state_ = witness::WitnessState::open(state_path_, false);
     witness_ = std::make_unique<witness::Witness>(*cosigner_, signer_, *state_,
                                                   witness::parse_witnessed_logs(options_.logs),
-                                                  [this] { return now.load(); });
+                                                  [this] {
+                                                    if (!options_.system_clock) return now.load();
+                                                    return static_cast<uint64_t>(std::time(nullptr));
+                                                  });
     server_ = witness::make_witness_server(*witness_, {cert_, key_file_, 4}, metrics_);
-    port_ = server_->bind("127.0.0.1", 0);
+    port_ = server_->bind("127.0.0.1", port_);  // a restart keeps its port: policies name it
     thread_ = std::thread([this] { server_->run(); });
     server_->wait_until_running();
   }
