@@ -194,6 +194,7 @@ int run_verify(const CommonOptions& options) {
   if (!seen.empty()) report.details["also_seen"] = seen_details;
   // The last inventory's remaining parts are not in the log yet: nothing about it is certified.
   if (const auto pending = auditor->incomplete_inventory()) report.details["incomplete_inventory_at"] = *pending;
+  report.notes = auditor->notes();
   return finish(report, options, sync.tree, [&] {
     return nlohmann::json{{"version", kStateVersion}, {"command", "verify"}, {"server", source_of(options)},
                           {"verifier_key", verifier.to_string()}, {"tree", sync.tree->to_json()},

@@ -57,6 +57,8 @@ InitializedLog initialize_log(pkcs11::Token& token, const LogDatabase& db, const
     provisioned.origin = origin;
     provisioned.token = entry_token(token.info());
     provisioned.log_key = read_token_key(token.pool(), key);
+    // Schema 2: the evidence keyaudit weighs a token's forced capability flags against.
+    provisioned.mechanisms = entry_mechanisms(token.mechanisms());
     const std::vector<std::uint8_t> first_entry = provisioned.to_bytes();  // validates origin
 
     TransparencyLog::create(db, origin, TokenNoteSigner(token.pool(), key, origin), key.id);
