@@ -19,6 +19,7 @@
 
 using namespace escrowless;
 using escrowless::testing::ServerFixture;
+using escrowless::testing::TestToken;
 using escrowless::testing::expect_json;
 using nlohmann::json;
 
