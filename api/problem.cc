@@ -61,6 +61,13 @@ Problem problem_for(const std::exception_ptr& error, std::string& internal) {
               "the HSM token refused the key template or made a key that breaks the no-escrow "
               "rules; the server log names the attribute"};
     }
+    if (e.kind() == K::ambiguous_key) {  // a planted twin, most likely: never sign with either
+      internal = e.what();
+      return {409, "device-key-ambiguous",
+              "the HSM token holds more than one private key under this device's key id, so the "
+              "service will not use either until an operator removes the one that is not the "
+              "device's (keyaudit verify names it)"};
+    }
     if (e.kind() == K::unavailable || e.kind() == K::authentication) {
       internal = e.what();  // logged; the client only learns the token is unavailable
       return {503, "token-unavailable", "the HSM token is unavailable; try again later"};

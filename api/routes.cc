@@ -26,6 +26,9 @@ void add_gauges(Service& service) {
               [&pool] { return static_cast<double>(pool.stats().discarded); });
   m.add_gauge("escrowless_hsm_token_lost", "1 while the token is gone and not yet reconnected, else 0.",
               [&pool] { return pool.stats().token_lost ? 1.0 : 0.0; });
+  m.add_counter("escrowless_hsm_ambiguous_key_lookups_total",
+              "Key lookups refused because several private keys share the CKA_ID or label (a planted twin?).",
+              [] { return static_cast<double>(pkcs11::ambiguous_key_lookups()); });
   m.add_counter("escrowless_hsm_reconnects_total", "Module re-initializations that found the token again.",
               [&pool] { return static_cast<double>(pool.stats().reconnects); });
   m.add_counter("escrowless_hsm_logins_total", "Logins to the token since start.",

@@ -54,8 +54,9 @@ void add_tile_routes(HttpServer& server, Service& service) {
       } catch (const audit::Error& e) {
         // Not the client's fault, and no truncated bundle either: the entry can't be carried.
         throw ApiError(501, "entry-too-large-for-tiles",
-                       std::string(e.what()) + ". Large hsm.inventory entries will be split into parts; until "
-                       "then read this entry from /v1/log/entries (docs/log-format.md, 'Tiles').");
+                       std::string(e.what()) + ". Since schema 2, hsm.inventory entries are split into parts that "
+                       "fit; this entry is older (or not one of ours): read it from /v1/log/entries "
+                       "(docs/log-format.md, 'Tiles').");
       }
     } else {
       data = audit::format_hash_tile(service.log.subtree_hashes(audit::tile_nodes(tile)));

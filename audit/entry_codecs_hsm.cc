@@ -1,5 +1,5 @@
-// hsm.provisioned: the entry about the token and the log key (hsm.inventory is in
-// entry_codecs_inventory.cc); also HsmProvisioned::verifier_key(), which shares the verifier
+// hsm.provisioned: the entry about the token, its mechanisms (schema 2) and the log key
+// (hsm.inventory is in entry_codecs_inventory.cc); also HsmProvisioned::verifier_key(), which shares the verifier
 // key rules with the reader.
 #include <string>
 
@@ -68,8 +68,13 @@ void check_verifier_key(const std::string& text, const std::string& path,
 }  // namespace
 
 HsmProvisioned read_hsm_provisioned(const json& entry) {
-  const Fields root(entry, "", {"attestation", "log_key", "origin", "time", "token", "type"});
+  const bool schema2 = entry.is_object() && entry.contains("schema");
+  const Fields root(entry, "",
+                    schema2 ? std::vector<std::string_view>{"attestation", "log_key", "mechanisms", "origin",
+                                                            "schema", "time", "token", "type"}
+                            : std::vector<std::string_view>{"attestation", "log_key", "origin", "time", "token", "type"});
   HsmProvisioned out;
+  if (schema2) read_integer(root.required("schema"), "schema", 2, 2);
   out.time = read_time(root.required("time"), "time");
   out.origin = read_origin(root.required("origin"), "origin");
   out.token = read_token(root.required("token"), "token");
@@ -79,6 +84,7 @@ HsmProvisioned read_hsm_provisioned(const json& entry) {
   out.log_key = read_token_key(log_key);
   const std::string vkey_path = log_key.path_of("verifier_key");
   check_verifier_key(read_string(log_key.required("verifier_key"), vkey_path), vkey_path, out);
+  if (schema2) out.mechanisms = read_mechanisms(root.required("mechanisms"), "mechanisms");
   read_null(root.required("attestation"), "attestation");
   return out;
 }
@@ -95,6 +101,10 @@ json write_entry(const HsmProvisioned& entry) {
   }
   out["origin"] = entry.origin;
   out["token"] = write_token(entry.token);
+  if (entry.mechanisms) {
+    out["schema"] = 2;
+    out["mechanisms"] = write_mechanisms(*entry.mechanisms);
+  }
   return out;
 }
 

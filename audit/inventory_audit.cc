@@ -128,6 +128,11 @@ bool InventoryAudit::start(const HsmInventory& entry) {
   pending.checkpoint = header.checkpoint;
   pending.mechanisms = header.mechanisms;
   s_.pending_inventory = std::move(pending);
+  // The newest list logged for the token: its own objects (and later entries) are weighed against
+  // it. An unchanged list keeps the entry that first logged it, so notes don't repeat per inventory.
+  if (!s_.mechanisms || s_.mechanisms->list != header.mechanisms) {
+    s_.mechanisms = LoggedMechanisms{index_, header.mechanisms};
+  }
   return true;
 }
 
@@ -136,9 +141,7 @@ void InventoryAudit::check_object(const InventoryObject& object, std::optional<u
   switch (object.object_class) {
     case ObjectClass::private_key:
       ++s_.stats.inventory_keys;
-      if (const auto faults = private_key_faults(object.flags); !faults.empty()) {
-        flag("key_policy", "inventory: " + describe(object) + " breaks the private key rules: " + join_phrases(faults));
-      }
+      KeyRules::check_private_key(s_, index_, found_, "inventory: " + describe(object), object.flags, object.key_type);
       if (!object.id.empty() && !private_ids.insert(object.id).second) {
         flag("duplicate_id", "inventory: " + describe(object) + " shares its CKA_ID with another private key "
                              "object: a lookup by id can't tell them apart, and one of them may pose as the other");

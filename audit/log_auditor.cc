@@ -1,5 +1,6 @@
 #include "audit/log_auditor.h"
 
+#include <algorithm>
 #include <optional>
 #include <unordered_map>
 #include <utility>
@@ -21,7 +22,45 @@ std::string device_name(const std::string& account, const std::string& device) {
 
 std::string short_hex(const Hash& hash) { return to_hex(hash).substr(0, 16); }
 
+KeyType key_type_of(KeyAlgorithm algorithm) {
+  return algorithm == KeyAlgorithm::ecdsa_p256 ? KeyType::ec : KeyType::ec_edwards;
+}
+
 }  // namespace
+
+void KeyRules::check_private_key(LogAuditor::State& state, uint64_t index, std::vector<Violation>& found,
+                                 const std::string& what, const Attributes& flags, std::optional<KeyType> key_type) {
+  const PrivateKeyFindings findings =
+      weigh_private_key(flags, key_type, state.mechanisms ? &state.mechanisms->list : nullptr);
+  if (!findings.faults.empty()) {
+    found.push_back({index, "key_policy", what + " breaks the private key rules: " + join_phrases(findings.faults)});
+  }
+  for (const std::string& flag : findings.accepted) {
+    const auto it = state.accepted.try_emplace({flag, state.mechanisms->index}, AcceptedFlag{index, index, 0}).first;
+    it->second.last_index = index;
+    ++it->second.keys;
+  }
+}
+
+std::vector<Violation> LogAuditor::notes() const {
+  std::vector<Violation> notes;
+  for (const auto& [key, accepted] : state_->accepted) {
+    const auto& [flag, list_index] = key;
+    const std::string where = accepted.first_index == accepted.last_index
+                                  ? "entry " + std::to_string(accepted.first_index)
+                                  : "entries " + std::to_string(accepted.first_index) + " to " +
+                                        std::to_string(accepted.last_index);
+    notes.push_back({accepted.first_index, "forced_flag",
+                     flag + " true, forced by the token, accepted " + std::to_string(accepted.keys) +
+                         (accepted.keys == 1 ? " time" : " times") + " on EC private keys (" + where +
+                         "): the mechanism list first logged at entry " + std::to_string(list_index) +
+                         " offers no mechanism that could " + flag +
+                         " with an EC key (docs/log-format.md section 6, forced flags)"});
+  }
+  std::stable_sort(notes.begin(), notes.end(),
+                   [](const Violation& a, const Violation& b) { return a.index < b.index; });
+  return notes;
+}
 
 std::optional<Violation> SignatureCheck::run() const {
   try {
@@ -95,13 +134,17 @@ class AuditVisitor {
     s_.log_key_algorithm = entry.log_key.algorithm;
     s_.log_key = entry.log_key.public_key;
     s_.key_owners.emplace(hash, std::string());
-    check_private_key("the log key '" + entry.log_key.label + "'", entry.log_key.attributes.private_key);
+    // Its own mechanism list is the newest one logged for the token at this point.
+    if (entry.mechanisms) s_.mechanisms = LoggedMechanisms{index_, *entry.mechanisms};  // the first list
+    KeyRules::check_private_key(s_, index_, found_, "the log key '" + entry.log_key.label + "'",
+                      entry.log_key.attributes.private_key, key_type_of(entry.log_key.algorithm));
   }
 
   void operator()(const DeviceEnrolled& entry) {
     const std::string name = device_name(entry.account, entry.device);
     need_provisioned();
-    check_private_key("the identity key of device " + name, entry.identity_key.attributes.private_key);
+    KeyRules::check_private_key(s_, index_, found_, "the identity key of device " + name,
+                      entry.identity_key.attributes.private_key, key_type_of(entry.identity_key.algorithm));
     check_actor(entry.enrolled_by, entry.account, "enrolled " + name);
     const Hash hash = entry.identity_key.public_key_sha256();
     if (const auto owner = s_.key_owners.find(hash); owner != s_.key_owners.end()) {
@@ -177,12 +220,6 @@ class AuditVisitor {
     if (!s_.provisioned && !s_.reported_unprovisioned) {
       s_.reported_unprovisioned = true;
       flag("provisioned", "the log has no hsm.provisioned entry 0, so no log key or token to check against");
-    }
-  }
-
-  void check_private_key(const std::string& what, const Attributes& flags) {
-    if (const auto faults = private_key_faults(flags); !faults.empty()) {
-      flag("key_policy", what + " breaks the private key rules: " + join_phrases(faults));
     }
   }
 

@@ -28,6 +28,11 @@
 //                      device of the account
 //   duplicate_key      an identity key that is already the log key or another device's key
 //   signature          a prekey signature that does not verify under the device's logged key
+//
+// Notes are not violations: they name what the rules accepted that a reader should know of.
+//   forced_flag        decrypt, unwrap or derive true on EC private keys, accepted because the
+//                      newest mechanism list logged for the token offers no mechanism that could
+//                      use an EC key for it (key_policy.h weigh_private_key)
 #pragma once
 
 #include <cstdint>
@@ -113,6 +118,10 @@ class LogAuditor {
   // yet (the log may be mid-way through writing them): nothing is certified about it so far.
   std::optional<uint64_t> incomplete_inventory() const noexcept;
 
+  // The notes of every entry audited by this object (not those before a resumed state), one per
+  // accepted flag and distinct mechanism list, at the first entry it was accepted in.
+  std::vector<Violation> notes() const;
+
   // The state, and an auditor resumed from it with `options`. from_json throws invalid_input on
   // a malformed state, or one pinned to another verifier key than options.expected_verifier_key.
   nlohmann::json to_json() const;
@@ -121,6 +130,7 @@ class LogAuditor {
  private:
   friend class AuditVisitor;    // the rules, in log_auditor.cc
   friend class InventoryAudit;  // the inventory rules, in inventory_audit.cc
+  friend struct KeyRules;       // the private key rules both use (log_auditor_state.h)
   struct State;
   explicit LogAuditor(std::unique_ptr<State> state);
   std::unique_ptr<State> state_;

@@ -4,7 +4,9 @@
 //    "log_key_sha256": hex, "devices": [{"name": "account/device", "algorithm": s,
 //    "public_key": base64, "enrolled": n, "revoked": n or null}, ...], "stats": {...}}
 //    "log_key": {"algorithm": s, "public_key": base64} (version 2), "schema2_inventories": bool,
-//    "pending_inventory": null or {...} (version 2: a schema 2 inventory not yet complete)}
+//    "pending_inventory": null or {...} (version 2: a schema 2 inventory not yet complete),
+//    "mechanisms": {"index": n, "list": [[type, min, max, flags], ...]} (version 2, optional:
+//    the newest mechanism list logged for the token; absent when none was)}
 // Key hashes are recomputed from the keys on load rather than trusted from the file. Version 1
 // states (written before inventories had parts) still load.
 #include <algorithm>
@@ -27,13 +29,24 @@ Token token_from(const nlohmann::json& json) {
           json.at("model").get<std::string>(), json.at("serial").get<std::string>()};
 }
 
+nlohmann::json mechanisms_json(const std::vector<TokenMechanism>& list) {
+  nlohmann::json mechanisms = nlohmann::json::array();
+  for (const TokenMechanism& m : list) mechanisms.push_back({m.type, m.min_key_size, m.max_key_size, m.flags});
+  return mechanisms;
+}
+
+std::vector<TokenMechanism> mechanisms_from(const nlohmann::json& json) {
+  std::vector<TokenMechanism> list;
+  for (const nlohmann::json& m : json) {
+    list.push_back({m.at(0).get<uint64_t>(), m.at(1).get<uint64_t>(), m.at(2).get<uint64_t>(), m.at(3).get<uint64_t>()});
+  }
+  return list;
+}
+
 nlohmann::json pending_json(const PendingInventory& p) {
   nlohmann::json ids = nlohmann::json::array();
   for (const std::vector<uint8_t>& id : p.private_ids) ids.push_back(hex_encode(id));
-  nlohmann::json mechanisms = nlohmann::json::array();
-  for (const TokenMechanism& m : p.mechanisms) {
-    mechanisms.push_back({m.type, m.min_key_size, m.max_key_size, m.flags});
-  }
+  nlohmann::json mechanisms = mechanisms_json(p.mechanisms);
   return {{"header_index", p.header_index}, {"id", hex_encode(p.id)}, {"count", p.count},
           {"next_part", p.next_part}, {"next_position", p.next_position}, {"object_count", p.object_count},
           {"time", format_entry_time(p.time)}, {"token", token_json(p.token)},
@@ -55,10 +68,7 @@ PendingInventory pending_from(const nlohmann::json& json) {
   p.token = token_from(json.at("token"));
   p.checkpoint.size = json.at("checkpoint").at(0).get<uint64_t>();
   p.checkpoint.root = hash_from_bytes(hex_decode(json.at("checkpoint").at(1).get<std::string>()), "root");
-  for (const nlohmann::json& m : json.at("mechanisms")) {
-    p.mechanisms.push_back({m.at(0).get<uint64_t>(), m.at(1).get<uint64_t>(), m.at(2).get<uint64_t>(),
-                            m.at(3).get<uint64_t>()});
-  }
+  p.mechanisms = mechanisms_from(json.at("mechanisms"));
   for (const nlohmann::json& item : json.at("private_ids")) p.private_ids.insert(hex_decode(item.get<std::string>()));
   return p;
 }
@@ -102,6 +112,7 @@ nlohmann::json LogAuditor::to_json() const {
         {"inventory_keys", s.stats.inventory_keys},
         {"proofs", s.stats.proofs}}},
   };
+  if (s.mechanisms) state["mechanisms"] = {{"index", s.mechanisms->index}, {"list", mechanisms_json(s.mechanisms->list)}};
   return state;
 }
 
@@ -149,6 +160,10 @@ LogAuditor LogAuditor::from_json(const nlohmann::json& json, Options options) {
       }
       state->schema2_inventories = json.at("schema2_inventories").get<bool>();
       if (!json.at("pending_inventory").is_null()) state->pending_inventory = pending_from(json.at("pending_inventory"));
+      if (json.contains("mechanisms")) {
+        const nlohmann::json& logged = json.at("mechanisms");
+        state->mechanisms = LoggedMechanisms{logged.at("index").get<uint64_t>(), mechanisms_from(logged.at("list"))};
+      }
     }
   } catch (const nlohmann::json::exception& e) {
     throw invalid_input(std::string("malformed auditor state: ") + e.what());

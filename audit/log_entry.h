@@ -41,6 +41,18 @@ enum class EntryType {
 // "hsm.provisioned", "device.enrolled", "prekeys.signed", "device.revoked", "hsm.inventory".
 std::string_view to_string(EntryType type) noexcept;
 
+inline constexpr std::size_t kMaxMechanisms = 512;
+
+// One mechanism the token offers (C_GetMechanismList / C_GetMechanismInfo), as logged.
+struct TokenMechanism {
+  uint64_t type = 0;  // CK_MECHANISM_TYPE; JSON "mechanism" as "0x" and 8 or more hex digits
+  uint64_t min_key_size = 0;
+  uint64_t max_key_size = 0;
+  uint64_t flags = 0;  // CK_MECHANISM_INFO.flags, the raw CKF_* bits
+
+  friend bool operator==(const TokenMechanism&, const TokenMechanism&) = default;
+};
+
 // Entry 0 of every log: the token and the log key that signs its checkpoints. JSON members
 // "attestation" (always null, reserved for HSM vendor attestation) and "log_key.verifier_key"
 // are derived, not stored.
@@ -50,6 +62,10 @@ struct HsmProvisioned {
   std::string origin;  // the checkpoint origin line, also the note key name
   Token token;
   TokenKey log_key;
+  // Schema 2 (JSON "schema": 2 and "mechanisms"): the token's mechanism list when the log was
+  // made, the evidence keyaudit weighs forced capability flags against (docs/log-format.md 5.1
+  // and 6). Absent in schema 1 entries, which logs made before it hold.
+  std::optional<std::vector<TokenMechanism>> mechanisms;
 
   // The C2SP note verifier key of the log key under `origin`: type 0x01 with the raw key for
   // Ed25519, type 0x02 with the SPKI for P-256. Throws invalid_input if origin or key is invalid.
@@ -143,17 +159,6 @@ inline constexpr std::size_t kMaxInventoryObjects = 10000;
 inline constexpr std::size_t kMaxInventoryObjectsV2 = 1000000;
 inline constexpr std::size_t kMaxPartEntrySize = 65535;
 inline constexpr std::size_t kInventoryIdSize = 16;
-inline constexpr std::size_t kMaxMechanisms = 512;
-
-// One mechanism the token offers (C_GetMechanismList / C_GetMechanismInfo), as logged.
-struct TokenMechanism {
-  uint64_t type = 0;  // CK_MECHANISM_TYPE; JSON "mechanism" as "0x" and 8 or more hex digits
-  uint64_t min_key_size = 0;
-  uint64_t max_key_size = 0;
-  uint64_t flags = 0;  // CK_MECHANISM_INFO.flags, the raw CKF_* bits
-
-  friend bool operator==(const TokenMechanism&, const TokenMechanism&) = default;
-};
 
 // The tree the service had signed when it took the inventory (JSON "checkpoint"): it binds the
 // proofs of possession to the log. Size 0 with the empty root before the first checkpoint.

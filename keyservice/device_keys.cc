@@ -3,6 +3,7 @@
 #include <functional>
 #include <string>
 
+#include "audit/encoding.h"
 #include "audit/entry_ids.h"
 #include "keyservice/error.h"
 
@@ -37,7 +38,19 @@ pkcs11::KeyPair DeviceKeys::identity_key(const Device& device) {
     if (const auto found = cache_.find(id_of(device)); found != cache_.end()) return found->second;
   }
   // Looked up outside the cache lock: concurrent first uses of one key find it twice, harmlessly.
-  std::optional<pkcs11::KeyPair> key = pkcs11::find_key_pair_by_id(token_.pool(), device.token_key_id);
+  std::optional<pkcs11::KeyPair> key;
+  try {
+    key = pkcs11::find_key_pair_by_id(token_.pool(), device.token_key_id);
+  } catch (const pkcs11::Error& e) {
+    // Someone made a second private key on this id (a twin posing as the device's key): sign
+    // with neither. The message is the server log's line; the client gets 409 device-key-ambiguous.
+    if (e.kind() != pkcs11::ErrorKind::ambiguous_key) throw;
+    throw pkcs11::Error(pkcs11::ErrorKind::ambiguous_key,
+                        "device " + device.account + "/" + device.device + " (CKA_ID " +
+                            audit::hex_encode(device.token_key_id) + "): " + e.what() +
+                            "; refusing to use either until an operator removes the one that is not the "
+                            "device's key (keyaudit verify names it)");
+  }
   if (!key) throw Error(ErrorKind::unavailable, "the device's identity key is not on the token");
   if (key->public_key.raw != device.public_key) {
     throw Error(ErrorKind::integrity, "the token key of " + device.account + "/" + device.device +

@@ -145,8 +145,11 @@ void Devices::destroy_revoked_key(const Device& device) {
 }
 
 Receipt Devices::log_inventory() {
-  const auto whole_token = keys_.hold_lifecycle();
-  return append(log_, take_inventory_entry(token_).to_bytes());
+  const auto whole_token = keys_.hold_lifecycle();  // also one inventory at a time: parts stay in order
+  std::vector<std::future<Receipt>> parts = append_inventory(log_, token_);
+  std::vector<Receipt> receipts;
+  for (auto& part : parts) receipts.push_back(part.get());
+  return receipts.front();
 }
 
 }  // namespace escrowless::keyservice

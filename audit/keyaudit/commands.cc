@@ -189,8 +189,12 @@ int run_verify(const CommonOptions& options) {
                     {"revoked", stats.revoked},
                     {"signatures", stats.signatures},
                     {"inventories", stats.inventories},
-                    {"private_keys", stats.inventory_keys}};
+                    {"private_keys", stats.inventory_keys},
+                    {"proofs_of_possession", stats.proofs}};
   if (!seen.empty()) report.details["also_seen"] = seen_details;
+  // The last inventory's remaining parts are not in the log yet: nothing about it is certified.
+  if (const auto pending = auditor->incomplete_inventory()) report.details["incomplete_inventory_at"] = *pending;
+  report.notes = auditor->notes();
   return finish(report, options, sync.tree, [&] {
     return nlohmann::json{{"version", kStateVersion}, {"command", "verify"}, {"server", source_of(options)},
                           {"verifier_key", verifier.to_string()}, {"tree", sync.tree->to_json()},

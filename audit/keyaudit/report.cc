@@ -10,6 +10,8 @@ namespace escrowless::keyaudit {
 nlohmann::json Report::to_json() const {
   nlohmann::json violations_json = nlohmann::json::array();
   for (const audit::Violation& violation : violations) violations_json.push_back(audit::to_json(violation));
+  nlohmann::json notes_json = nlohmann::json::array();
+  for (const audit::Violation& note : notes) notes_json.push_back(audit::to_json(note));
   return {{"command", command},
           {"server", server},
           {"ok", ok()},
@@ -19,6 +21,7 @@ nlohmann::json Report::to_json() const {
           {"seconds", seconds},
           {"details", details},
           {"violations", violations_json},
+          {"notes", notes_json},
           {"state_saved", state_saved}};
 }
 
@@ -35,6 +38,10 @@ std::string Report::to_text() const {
   if (seconds > 0) out << " in " << static_cast<int64_t>(seconds * 1000) << " ms";
   out << "\n";
   for (const auto& [key, value] : details.items()) out << "  " << key << std::string(key.size() < 12 ? 12 - key.size() : 0, ' ') << " " << value.dump() << "\n";
+  for (const audit::Violation& note : notes) {
+    out << "  note: " << (note.index ? "entry " + std::to_string(*note.index) : std::string("log")) << " ["
+        << note.rule << "] " << note.message << "\n";
+  }
   if (ok()) {
     out << "OK: everything verified" << (state_saved ? "; state saved" : "") << "\n";
   } else {

@@ -26,6 +26,8 @@ struct Report {
   double seconds = 0;
   nlohmann::json details = nlohmann::json::object();  // command-specific counts
   std::vector<audit::Violation> violations;
+  // What the rules accepted that a reader should know of (LogAuditor::notes): never a failure.
+  std::vector<audit::Violation> notes;
   bool state_saved = false;
 
   bool ok() const { return violations.empty(); }

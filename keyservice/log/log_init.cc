@@ -57,15 +57,17 @@ InitializedLog initialize_log(pkcs11::Token& token, const LogDatabase& db, const
     provisioned.origin = origin;
     provisioned.token = entry_token(token.info());
     provisioned.log_key = read_token_key(token.pool(), key);
+    // Schema 2: the evidence keyaudit weighs a token's forced capability flags against.
+    provisioned.mechanisms = entry_mechanisms(token.mechanisms());
     const std::vector<std::uint8_t> first_entry = provisioned.to_bytes();  // validates origin
 
     TransparencyLog::create(db, origin, TokenNoteSigner(token.pool(), key, origin), key.id);
     auto log = TransparencyLog::open(db, token.pool(), {});
-    // Both in one batch: the first checkpoint covers the key and the inventory that lists it.
+    // In one batch: the first checkpoint covers the key and the inventory (its parts) that lists it.
     auto first = log->append(bytes_of(first_entry));
-    auto second = log->append(bytes_of(take_inventory_entry(token).to_bytes()));
+    auto inventory = append_inventory(*log, token);
     first.get();
-    second.get();
+    for (auto& part : inventory) part.get();
     return {db.name(), origin, log->verifier().to_string(), log->checkpoint()};
   } catch (...) {
     undo(db, token, key);

@@ -1,8 +1,15 @@
 #include "keyservice/log/token_entries.h"
 
+#include <algorithm>
 #include <chrono>
 
+#include <openssl/rand.h>
+
+#include "audit/checkpoint.h"
+#include "audit/inventory_parts.h"
+#include "audit/note.h"
 #include "audit/utf8.h"
+#include "pkcs11/error.h"
 
 namespace escrowless::keyservice {
 namespace {
@@ -65,11 +72,31 @@ audit::TokenKey read_token_key(pkcs11::SessionPool& pool, const pkcs11::KeyPair&
                          {entry_attributes(read_back.private_key), entry_attributes(read_back.public_key)}};
 }
 
-audit::HsmInventory take_inventory_entry(pkcs11::Token& token) {
-  audit::HsmInventory inventory;
+std::vector<audit::TokenMechanism> entry_mechanisms(const std::vector<pkcs11::Mechanism>& mechanisms) {
+  constexpr unsigned long kMax32 = 0xffffffffUL;
+  std::vector<audit::TokenMechanism> out;
+  out.reserve(mechanisms.size());
+  for (const pkcs11::Mechanism& m : mechanisms) {
+    out.push_back({m.type, std::min(m.min_key_size, kMax32), std::min(m.max_key_size, kMax32),
+                   m.flags & kMax32});
+  }
+  return out;
+}
+
+std::vector<audit::HsmInventory> take_inventory_entries(pkcs11::Token& token, std::string_view origin,
+                                                        const audit::InventoryCheckpoint& checkpoint) {
+  audit::WholeInventory inventory;
   inventory.time = audit::to_entry_time(std::chrono::system_clock::now());
   inventory.token = entry_token(token.info());
-  for (const pkcs11::InventoryItem& item : pkcs11::take_inventory(token.pool())) {
+  if (RAND_bytes(inventory.id.data(), static_cast<int>(inventory.id.size())) != 1) {
+    throw pkcs11::Error(pkcs11::ErrorKind::internal, "RAND_bytes failed");
+  }
+  inventory.checkpoint = checkpoint;
+  inventory.mechanisms = entry_mechanisms(token.mechanisms());
+  const auto challenge = [&](std::size_t position) {
+    return audit::inventory_proof_message(origin, checkpoint, inventory.id, position);
+  };
+  for (pkcs11::InventoryItem& item : pkcs11::take_inventory(token.pool(), challenge)) {
     audit::InventoryObject object;
     object.object_class = entry_class(item.attributes.object_class);
     if (item.attributes.key_type) object.key_type = entry_key_type(*item.attributes.key_type);
@@ -77,9 +104,24 @@ audit::HsmInventory take_inventory_entry(pkcs11::Token& token) {
     object.label = loggable_label(item.attributes.label);
     object.flags = entry_attributes(item.attributes);
     object.public_key_sha256 = item.public_key_sha256;
+    object.proof = std::move(item.proof);
     inventory.objects.push_back(std::move(object));
   }
-  return inventory;
+  return audit::split_inventory(inventory);
+}
+
+std::vector<std::future<Receipt>> append_inventory(TransparencyLog& log, pkcs11::Token& token) {
+  audit::InventoryCheckpoint checkpoint{0, audit::empty_root()};
+  if (const auto head = log.signed_head()) {
+    const audit::Checkpoint signed_tree = audit::parse_checkpoint(audit::parse_note(head->note).text);
+    checkpoint = {signed_tree.size, signed_tree.root};
+  }
+  std::vector<std::future<Receipt>> receipts;
+  for (const audit::HsmInventory& part : take_inventory_entries(token, log.origin(), checkpoint)) {
+    const std::vector<std::uint8_t> bytes = part.to_bytes();
+    receipts.push_back(log.append(std::string(bytes.begin(), bytes.end())));
+  }
+  return receipts;
 }
 
 }  // namespace escrowless::keyservice

@@ -28,3 +28,15 @@ TEST_CASE("problem: a refused key template is a 500 that says so, never 'unavail
   CHECK(gone.status == 503);
   CHECK(gone.slug == "token-unavailable");
 }
+
+TEST_CASE("problem: two private keys on a device's id are a 409 device-key-ambiguous, never a 500", "[unit]") {
+  std::string internal;
+  const api::Problem twin = api::problem_for(
+      std::make_exception_ptr(pkcs11::Error(pkcs11::ErrorKind::ambiguous_key,
+                                            "device alice/phone (CKA_ID 0a0b): 2 private keys have this id")),
+      internal);
+  CHECK(twin.status == 409);
+  CHECK(twin.slug == "device-key-ambiguous");
+  CHECK_THAT(twin.detail, Catch::Contains("more than one private key"));
+  CHECK_THAT(internal, Catch::Contains("alice/phone"));  // the server log names the device and its id
+}

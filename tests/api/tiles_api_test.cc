@@ -11,12 +11,15 @@
 
 #include "audit/checkpoint.h"
 #include "audit/entry_bundle.h"
+#include "audit/log_auditor.h"
 #include "audit/tile_coords.h"
 #include "audit/tiles.h"
+#include "pkcs11/keys.h"
 #include "tests/api/server_fixture.h"
 
 using namespace escrowless;
 using escrowless::testing::ServerFixture;
+using escrowless::testing::TestToken;
 using escrowless::testing::expect_json;
 using nlohmann::json;
 
@@ -139,4 +142,54 @@ TEST_CASE("tiles: an entry over 65,535 bytes makes its bundle a clear 501, never
   CHECK(audit::parse_entry_bundle(get_tile(*client, "tile/entries/000.p/3", "public, max-age=60"), 3).size() == 3);
   CHECK(get_tile(*client, "tile/0/000.p/4", "public, max-age=60").size() == 4 * 32);
   CHECK(expect_json(client->Get("/v1/log/entries?start=3&count=1"), 200).at("entries").size() == 1);
+}
+
+TEST_CASE("tiles: a large token's inventory is logged in parts that every entry bundle carries", "[http][hsm]") {
+  ServerFixture server;
+  pkcs11::Token& token = TestToken::get().token();
+  // ~200 key pairs: some 400 objects, a few hundred kilobytes of inventory, once one entry.
+  std::vector<pkcs11::KeyPair> keys;
+  const pkcs11::Algorithm algorithm = pkcs11::choose_algorithm(token.mechanisms());
+  for (int i = 0; i < 200; ++i) {
+    keys.push_back(pkcs11::generate_key_pair(token.pool(), algorithm, pkcs11::random_key_id(),
+                                             "tiles-inventory-" + std::to_string(i) + std::string(90, 'l')));
+  }
+  auto client = server.client();
+  const json created = expect_json(client->Post("/v1/admin/inventory", server.admin_headers(), "", "text/plain"), 201);
+  for (const pkcs11::KeyPair& key : keys) pkcs11::destroy_key_pair(token.pool(), key);
+
+  const std::uint64_t size = server.log().size();
+  std::vector<std::string> entries;
+  for (std::uint64_t tile = 0; tile * audit::kTileWidth < size; ++tile) {
+    const auto width = static_cast<unsigned>(std::min<std::uint64_t>(audit::kTileWidth, size - tile * audit::kTileWidth));
+    const std::string cache = width < audit::kTileWidth ? "public, max-age=60" : "public, max-age=31536000, immutable";
+    for (std::string& entry :
+         audit::parse_entry_bundle(get_tile(*client, audit::entry_bundle_path(tile, width), cache), width)) {
+      entries.push_back(std::move(entry));
+    }
+  }
+  REQUIRE(entries.size() == size);
+  // Every part came through the tiles; together they are one inventory the auditor accepts as
+  // complete (the fixture's log has no hsm.provisioned, so only the inventory rules matter).
+  std::size_t parts = 0, objects = 0;
+  audit::LogAuditor auditor;
+  for (const std::string& bytes : entries) {
+    for (const audit::Violation& violation : auditor.audit(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()))) {
+      INFO(violation.message);
+      CHECK(violation.rule != "schema");
+      CHECK(violation.rule != "inventory");
+      CHECK(violation.rule != "possession");
+    }
+    const audit::LogEntry entry = audit::parse_entry(bytes);
+    if (const auto* part = std::get_if<audit::HsmInventory>(&entry.body)) {
+      REQUIRE(part->part);
+      ++parts;
+      objects += part->objects.size();
+    }
+  }
+  CHECK(parts >= 3);
+  CHECK(objects >= 400);
+  CHECK(auditor.stats().inventories == 1);
+  CHECK_FALSE(auditor.incomplete_inventory());
+  CHECK(created.at("log").at("index").get<std::uint64_t>() == size - parts);
 }

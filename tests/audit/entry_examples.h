@@ -101,7 +101,15 @@ inline TokenKey device_key() {
 
 inline HsmProvisioned example_hsm_provisioned() {
   return HsmProvisioned{example_time("2026-11-26T13:55:00.123Z"), std::string(kOrigin),
-                        example_token(), log_key()};
+                        example_token(), log_key(), std::nullopt};
+}
+
+// Schema 2: with the mechanisms SoftHSM offers for Ed25519 keys (key pair generation, EdDSA),
+// the list keyaudit weighs forced capability flags against.
+inline HsmProvisioned example_hsm_provisioned_mechanisms() {
+  HsmProvisioned entry = example_hsm_provisioned();
+  entry.mechanisms = std::vector<TokenMechanism>{{0x1055, 255, 255, 0x10000}, {0x1057, 255, 255, 0x2800}};
+  return entry;
 }
 
 // The same with a P-256 log key: verifier key type 0x02, holding the SPKI.
@@ -175,6 +183,7 @@ inline std::vector<Example> examples() {
   return {
       {"hsm.provisioned.json", LogEntry{example_hsm_provisioned()}, true},
       {"hsm.provisioned-ecdsa.json", LogEntry{example_hsm_provisioned_ecdsa()}, false},
+      {"hsm.provisioned-mechanisms.json", LogEntry{example_hsm_provisioned_mechanisms()}, true},
       {"device.enrolled.json", LogEntry{example_device_enrolled()}, true},
       {"prekeys.signed.json", LogEntry{example_prekeys_signed()}, true},
       {"prekeys.signed-full.json", LogEntry{example_prekeys_signed_full()}, false},

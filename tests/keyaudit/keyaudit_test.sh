@@ -155,5 +155,27 @@ verify --state "$work/escrow.state"
 expect_status 1 "the human report"
 grep -q "entry [0-9]* \[escrow_capability\] inventory: secret key 'bad-wrap-aes'" "$work/out" || fail "human report"
 grep -q "FAILED: state not saved" "$work/out" || fail "no FAILED line"
+
+# --- a twin: a second sign-only private key made with alice's phone's CKA_ID and label ---------
+# (its public half only a session object), as an attacker with the PIN could. The service refuses
+# to sign for the phone with a clear problem; the next inventory's proofs of possession expose it.
+stop_server
+phone_label="device:alice/$phone"
+SOFTHSM2_CONF=$data/softhsm/softhsm2.conf "$make_bad_keys" "$token" twin "$phone_label" > /dev/null || fail "make_bad_keys twin"
+start_server
+code=$(curl -s -o "$work/twin.json" -w '%{http_code}' "${ca[@]}" -H "Authorization: Bearer $(jq -r .credential "$work/phone.json")" \
+  -H 'Content-Type: application/json' -X PUT "$url/v1/accounts/alice/devices/$phone/prekeys" \
+  -d "{\"signed_prekey\":{\"key_id\":10,\"public_key\":\"$(key 32)\"}}")
+[[ $code == 409 ]] || fail "a prekey upload for a device with a twin key answered $code: $(cat "$work/twin.json")"
+jq -e '.type == "urn:escrowless:problem:device-key-ambiguous"' "$work/twin.json" > /dev/null || fail "not the ambiguous-key problem"
+admin "$url/metrics" > "$work/metrics.txt" || fail "metrics"  # not piped: grep -q would cut curl short
+grep -q '^escrowless_hsm_ambiguous_key_lookups_total [1-9]' "$work/metrics.txt" || fail "the refusal is not counted in /metrics"
+grep -q "device alice/$phone (CKA_ID [0-9a-f]*): 2 private keys have this id; refusing to use either" "$work"/server-*.log \
+  || fail "the server log does not name the device whose id holds two keys"
+admin -X POST "$url/v1/admin/inventory" > /dev/null || fail "inventory with a twin"
+verify --state "$work/twin.state" --json
+expect_status 1 "an inventory holding a twin key"
+has duplicate_id "'$phone_label'" "shares its CKA_ID with another private key"
+has possession "'$phone_label'" "does not hold the key it claims"
 stop_server
 echo "keyaudit: all checks passed"

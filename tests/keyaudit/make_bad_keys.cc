@@ -10,8 +10,12 @@
 //   that, not sensitive), for tokens without EdDSA (tpm2-pkcs11; its environment set). Its
 //   template says nothing about encrypt and decrypt, which tpm2-pkcs11 forces; prints the label
 //   and what the key is.
+//        make_bad_keys TOKEN_URI twin LABEL
+//   plants a twin of the key pair labelled LABEL (tests/support/twin_key.h): a second sign-only
+//   private key on its CKA_ID and label; prints the label.
 #include <iostream>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +23,7 @@
 #include "pkcs11/error.h"
 #include "pkcs11/keys.h"
 #include "pkcs11/token.h"
+#include "tests/support/twin_key.h"
 
 namespace p11 = escrowless::pkcs11;
 
@@ -112,14 +117,22 @@ void make_wrap_key(p11::SessionPool& pool) {
 
 int main(int argc, char** argv) {
   const bool p256_only = argc == 3 && std::string_view(argv[2]) == "extractable-p256";
-  if (argc != 2 && !p256_only) {
-    std::cerr << "usage: make_bad_keys TOKEN_URI [extractable-p256]\n";
+  const bool twin = argc == 4 && std::string_view(argv[2]) == "twin";
+  if (argc != 2 && !p256_only && !twin) {
+    std::cerr << "usage: make_bad_keys TOKEN_URI [extractable-p256 | twin LABEL]\n";
     return 2;
   }
   try {
     const auto token = p11::Token::open(p11::Uri::parse(argv[1]));
     if (p256_only) {
       std::cout << "bad-exposed-p256 " << make_exposed_p256_key(token->pool()) << "\n";
+      return 0;
+    }
+    if (twin) {
+      const auto victim = p11::find_key_pair_by_label(token->pool(), argv[3]);
+      if (!victim) throw std::runtime_error(std::string("no key labelled ") + argv[3]);
+      escrowless::testing::plant_twin_key(token->pool(), *victim);
+      std::cout << argv[3] << "\n";
       return 0;
     }
     make_extractable_key(token->pool());

@@ -80,11 +80,18 @@ struct World {
     return device;
   }
 
-  // Every violation keyaudit's core finds in the whole log, but the ones about the test's own
-  // log key (this log has no hsm.provisioned entry to account for it).
+  // Every violation keyaudit's core finds in the whole log, but "provisioned" ones and any about
+  // a test log key ('log-key-N'). The log has no hsm.provisioned entry of its own, so the auditor
+  // is first given one for it (its origin, token and log key): inventories bind their proofs of
+  // possession to the origin. The auditor's indices are one past the log's.
   std::vector<audit::Violation> audit_log() {
     audit::LogAuditor auditor;
-    std::vector<audit::Violation> found;
+    audit::HsmProvisioned provisioned;
+    provisioned.time = audit::to_entry_time(std::chrono::system_clock::now());
+    provisioned.origin = fixture.origin();
+    provisioned.token = keyservice::entry_token(token().info());
+    provisioned.log_key = keyservice::read_token_key(pool(), fixture.key());
+    std::vector<audit::Violation> found = auditor.audit(audit::LogEntry{provisioned});
     for (const std::string& entry : log->entries(0, log->size())) {
       for (audit::Violation& v : auditor.audit(std::span(reinterpret_cast<const std::uint8_t*>(entry.data()), entry.size()))) {
         if (v.rule == "provisioned" || v.message.find("log-key-") != std::string::npos) continue;
